@@ -1,0 +1,31 @@
+# Two entry points, each builds the virtual environment on first use:
+#   make main TARGET=ca   -> the main job (helper languages for a target)
+#   make test             -> the default (fast) test tier
+PYTHON ?= python3.12
+VENV   := .venv
+STAMP  := $(VENV)/.installed-stamp
+TARGET ?= ca
+export JAX_COMPILATION_CACHE_DIR := $(CURDIR)/.cache/jax
+export BAYES_ATLAS_DATA_MIRROR ?= $(abspath $(CURDIR)/../shared/external)
+
+.PHONY: main test test-slow venv clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; bayes_atlas needs CPython 3.12 (pyenv build on these machines)"; exit 1; }
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+main: $(STAMP)
+	$(VENV)/bin/bayes-atlas helpers --target $(TARGET)
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .hypothesis

@@ -1,0 +1,254 @@
+"""Published ATLAS numbers as data, and loaders for the public run tables.
+
+Every table here is printed in Longpre et al., *ATLAS* (arXiv 2510.22037 v2, ICLR 2026);
+``data/provenance.csv`` records the section and table of each, and every returned
+DataFrame / DataArray carries that record in ``.attrs["provenance"]``.
+
+The public run tables (:func:`chinchilla_epoch`, :func:`datablations`, :func:`goldfish`,
+:func:`regmix`) live in :mod:`bayes_atlas.public_runs` and are re-exported here.
+
+Examples
+--------
+>>> from bayes_atlas import datasets
+>>> bts = datasets.transfer_matrix()
+>>> float(bts.sel(target="ms", source="id"))
+0.5
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_atlas._paths import data_dir
+from bayes_atlas.languages import languages
+from bayes_atlas.public_runs import chinchilla_epoch, datablations, goldfish, regmix
+
+__all__ = [
+    "MEASURED_LANGUAGES",
+    "capacity_mixtures",
+    "chinchilla_epoch",
+    "crossover_compute_fits",
+    "crossover_tokens",
+    "curse_fit",
+    "datablations",
+    "expansion_multipliers",
+    "goldfish",
+    "languages",
+    "model_sizes",
+    "provenance",
+    "r2_table",
+    "regmix",
+    "table_c1_laws",
+    "transfer_matrix",
+    "unimax_rates",
+    "unique_tokens",
+]
+
+#: The 9 languages whose pairwise transfer was measured directly (ATLAS Sec. 4).
+MEASURED_LANGUAGES: tuple[str, ...] = ("en", "ru", "es", "fr", "de", "pt", "zh", "vi", "ja")
+
+
+@functools.lru_cache(maxsize=1)
+def provenance() -> pd.DataFrame:
+    """Provenance of every file in ``data/``: source, section, table or figure, tag, note."""
+    return pd.read_csv(data_dir() / "provenance.csv").set_index("file")
+
+
+def _provenance_text(file: str) -> str:
+    row = provenance().loc[file]
+    return f"{row['source']}; {row['section']}; {row['table_or_figure']} [{row['tag']}]. {row['note']}"
+
+
+def _read(file: str, **kwargs: object) -> pd.DataFrame:
+    frame = pd.read_csv(data_dir() / file, **kwargs)
+    frame.attrs["provenance"] = _provenance_text(file)
+    frame.attrs["tag"] = provenance().loc[file, "tag"]
+    return frame
+
+
+def transfer_matrix() -> xr.DataArray:
+    """The 38 x 38 bilingual transfer score (BTS) matrix of ATLAS Fig. 2.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``("target", "source")``; cell ``(t, s)`` is BTS(s -> t), rounded to 0.1, with a
+        NaN diagonal. The boolean coordinate ``measured`` (same dims) is True for the 9 x 9
+        block measured directly (en ru es fr de pt zh vi ja); all other cells were predicted
+        by the authors' random forest. Coordinates ``target_script`` / ``source_script`` and
+        ``target_family`` / ``source_family`` come from :func:`languages`.
+
+    Examples
+    --------
+    >>> m = transfer_matrix()
+    >>> m.dims, m.shape, int(m.measured.sum())
+    (('target', 'source'), (38, 38), 72)
+    """
+    table = pd.read_csv(data_dir() / "transfer_matrix_38x38.csv", index_col=0)
+    targets = list(table.index)
+    sources = list(table.columns)
+    if targets != sources:
+        raise ValueError("transfer_matrix_38x38.csv must list the same languages on rows and columns")
+    values = table.to_numpy(dtype=float)
+    np.fill_diagonal(values, np.nan)
+    measured_row = np.isin(targets, MEASURED_LANGUAGES)
+    measured = np.outer(measured_row, measured_row) & ~np.eye(len(targets), dtype=bool)
+    meta = languages(targets)
+    matrix = xr.DataArray(
+        values,
+        dims=("target", "source"),
+        coords={
+            "target": targets,
+            "source": sources,
+            "measured": (("target", "source"), measured),
+            "target_script": ("target", meta["script"].to_numpy(dtype=object)),
+            "source_script": ("source", meta["script"].to_numpy(dtype=object)),
+            "target_family": ("target", meta["family"].to_numpy(dtype=object)),
+            "source_family": ("source", meta["family"].to_numpy(dtype=object)),
+        },
+        name="bts",
+        attrs={
+            "long_name": "bilingual transfer score BTS(source -> target)",
+            "units": "dimensionless (0 neutral, >0 helps, <0 interferes)",
+            "rounding": 0.1,
+            "provenance": _provenance_text("transfer_matrix_38x38.csv"),
+        },
+    )
+    return matrix
+
+
+def model_sizes(subset: str = "all") -> pd.DataFrame:
+    """Model sizes of ATLAS Table B.3.
+
+    Parameters
+    ----------
+    subset
+        ``"all"`` (20 sizes), ``"partial"`` (11) or ``"minimal"`` (7).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``label``, ``params`` (parameter count), ``partial``, ``minimal``.
+
+    Examples
+    --------
+    >>> list(model_sizes("minimal")["label"])
+    ['9.04M', '146M', '368M', '852M', '2.03B', '4.34B', '8.45B']
+    """
+    table = _read("model_sizes.csv")
+    if subset == "all":
+        return table
+    if subset not in ("partial", "minimal"):
+        raise ValueError(f"subset must be 'all', 'partial' or 'minimal', got {subset!r}")
+    selected = table[table[subset]].reset_index(drop=True)
+    selected.attrs = table.attrs
+    return selected
+
+
+def capacity_mixtures() -> pd.DataFrame:
+    """The 12 capacity mixtures of ATLAS Table B.5 (K languages sampled uniformly).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``mixture``; columns ``K`` and ``languages`` (a tuple of codes).
+
+    Examples
+    --------
+    >>> capacity_mixtures().loc["4v0", "languages"]
+    ('de', 'es', 'fr', 'pt')
+    """
+    table = _read("capacity_mixtures.csv")
+    table["languages"] = table["languages"].str.split().map(tuple)
+    bad = table[table["languages"].map(len) != table["K"]]
+    if len(bad):
+        raise ValueError(f"capacity_mixtures.csv: K disagrees with the language list for {list(bad['mixture'])}")
+    attrs = table.attrs
+    table = table.set_index("mixture")
+    table.attrs = attrs
+    return table
+
+
+def unimax_rates() -> pd.DataFrame:
+    """Unimax sampling rates (percent) printed for the base model of ATLAS Sec. 6.
+
+    The row ``_large_default`` is the class rate printed for "most large languages".
+    """
+    return _read("unimax_rates.csv")
+
+
+def unique_tokens() -> pd.Series:
+    """Unique MADLAD-400 tokens per language printed with ATLAS Table C.1.
+
+    Examples
+    --------
+    >>> float(unique_tokens()["sw"])
+    770000000.0
+    """
+    table = _read("unique_tokens.csv")
+    series = table.set_index("language")["unique_tokens"]
+    series.attrs = table.attrs
+    return series
+
+
+def table_c1_laws(regime: str | None = None) -> pd.DataFrame:
+    """Per-language monolingual laws of ATLAS Table C.1 (**provisional**).
+
+    Form ``L = E + e^a / N^alpha + e^b / D^beta``. Recovered from a garbled text layer:
+    the zh rows imply implausible loss levels and ``E = 0`` rows look like a bound. Use as
+    weak priors or checks, never as ground truth.
+
+    Parameters
+    ----------
+    regime
+        ``"mono_vocab_mono_data"``, ``"multi_vocab_mono_data"``, ``"multi_vocab_unimax_data"``
+        or None for all.
+    """
+    table = _read("table_c1_laws.csv")
+    table["provisional"] = True
+    if regime is None:
+        return table
+    known = sorted(table["regime"].unique())
+    if regime not in known:
+        raise ValueError(f"regime must be one of {known}, got {regime!r}")
+    selected = table[table["regime"] == regime].reset_index(drop=True)
+    selected.attrs = table.attrs
+    return selected
+
+
+def curse_fit() -> pd.Series:
+    """The pooled curse-of-multilinguality fit (ATLAS Sec. 5): phi, psi, R^2 and exponents.
+
+    Examples
+    --------
+    >>> float(curse_fit()["phi"]), float(curse_fit()["psi"])
+    (0.11, -0.04)
+    """
+    table = _read("curse_fit.csv")
+    series = table.set_index("quantity")["value"]
+    series.attrs = table.attrs
+    return series
+
+
+def expansion_multipliers() -> pd.DataFrame:
+    """Printed compute-optimal multipliers for K -> rK languages (ATLAS Sec. 5)."""
+    return _read("expansion_multipliers.csv")
+
+
+def crossover_tokens() -> pd.DataFrame:
+    """Pretrain-vs-finetune crossover tokens at 2B parameters (ATLAS Sec. 6)."""
+    return _read("crossover_tokens_2b.csv")
+
+
+def crossover_compute_fits() -> pd.DataFrame:
+    """Crossover compute fits ``C = coefficient * N^exponent`` consistent with the 2B crossovers."""
+    return _read("crossover_compute_fits.csv")
+
+
+def r2_table() -> pd.DataFrame:
+    """Held-out R^2 of the compared laws (ATLAS Table 1)."""
+    return _read("r2_table.csv")
