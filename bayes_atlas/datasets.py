@@ -12,7 +12,7 @@ Examples
 >>> from bayes_atlas import datasets
 >>> bts = datasets.transfer_matrix()
 >>> float(bts.sel(target="ms", source="id"))
-0.5
+0.4
 """
 
 from __future__ import annotations

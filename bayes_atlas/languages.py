@@ -91,7 +91,7 @@ def normalize_code(code: str) -> str:
     Returns
     -------
     str
-        The BCP-47 standard form, e.g. ``"cat" -> "ca"``, ``"swh_Latn" -> "sw-Latn"``.
+        The BCP-47 standard form, e.g. ``"cat" -> "ca"``, ``"swh_Latn" -> "sw"`` (a default script is dropped), ``"ace_Arab" -> "ace-Arab"``.
 
     Raises
     ------
@@ -215,11 +215,9 @@ def languages(codes: str | Iterable[str] | None = None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> languages(["ca", "eus"])[["script", "family"]]
-         script                 family
-    code
-    ca     Latn          Indo-European
-    eu     Latn       Basque (isolate)
+    >>> table = languages(["ca", "eus"])
+    >>> table.loc["eu", "family"], table.loc["ca", "script"]
+    ('Basque (isolate)', 'Latn')
     """
     if codes is None:
         codes = ATLAS_38

@@ -11,6 +11,7 @@ NumPyro/PyMC-JAX model); everything else is computed with numpy.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -377,6 +378,14 @@ def compute_optimal_numeric(
         f1, f2 = np.where(left, f_new, f2), np.where(left, f1, f_new)
         x1, x2 = x1_new, x2_new
     log_N = 0.5 * (lo + hi)
+    at_bound = (log_N - log_N_bounds[0] < 1e-6) | (log_N_bounds[1] - log_N < 1e-6)
+    if np.any(at_bound):
+        warnings.warn(
+            f"{int(np.sum(at_bound))} compute-optimal solution(s) sit at the search bound "
+            f"N in [{np.exp(log_N_bounds[0]):.3g}, {np.exp(log_N_bounds[1]):.3g}]; widen log_N_bounds",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     N = np.exp(log_N)
     return N, C_b / (6 * N), loss_at(log_N)
 

@@ -1,0 +1,32 @@
+"""bayes_atlas: Bayesian multilingual scaling laws.
+
+The ATLAS study (Longpre et al. 2026) fitted point-estimate scaling laws to 774 unreleased
+training runs. bayes_atlas re-expresses every ATLAS law as a hierarchical Bayesian model so
+that each recommendation carries a credible interval.
+
+Modules, data flowing one way::
+
+    datasets / languages / runs -> laws -> models -> inference -> decisions -> figures / cli
+
+Submodules are imported lazily, so ``import bayes_atlas`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("datasets", "languages", "laws", "public_runs", "published", "runs", "simulate")
+_EXPORTS = {"RunTable": "runs", "RunTableError": "runs", "UnknownLanguageError": "errors", "DatasetError": "errors"}
+
+__all__ = [*_SUBMODULES, *_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"bayes_atlas.{name}")
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"bayes_atlas.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'bayes_atlas' has no attribute {name!r}")
