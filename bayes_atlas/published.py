@@ -6,6 +6,7 @@ posterior intervals; until then they are what ``bayes-atlas helpers`` prints.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from bayes_atlas.datasets import transfer_matrix
@@ -58,7 +59,8 @@ def published_helpers(target: str, k: int = 5) -> pd.DataFrame:
     table = pd.DataFrame(
         {
             "name": meta["name"].to_numpy(),
-            "bts": row.to_numpy(),
+            # Printed to 0.1; +0.0 turns the paper's "-0.0" cells into 0.0 for display.
+            "bts": np.round(row.to_numpy(), 1) + 0.0,
             "tau": tau_from_bts(row.to_numpy()),
             "measured": row.measured.to_numpy(),
             "same_script": (row.source_script == row.target_script).to_numpy(),

@@ -13,6 +13,7 @@ MIRROR = (REPO.parent / "shared" / "external").resolve()
 
 os.environ.setdefault("BAYES_ATLAS_DATA_MIRROR", str(MIRROR))
 os.environ.setdefault("BAYES_ATLAS_CACHE", str(REPO / ".cache"))
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(REPO / ".cache" / "jax"))
 
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
 settings.load_profile("ci")
