@@ -56,12 +56,13 @@ def published_helpers(target: str, k: int = 5) -> pd.DataFrame:
         raise ValueError(f"k must be between 1 and {len(matrix.source) - 1}, got {k}")
     row = matrix.sel(target=code).drop_sel(source=code)
     meta = languages(list(row.source.values))
+    # Printed to 0.1; +0.0 turns the paper's "-0.0" cells into 0.0 for display.
+    bts = np.round(row.to_numpy(), 1) + 0.0
     table = pd.DataFrame(
         {
             "name": meta["name"].to_numpy(),
-            # Printed to 0.1; +0.0 turns the paper's "-0.0" cells into 0.0 for display.
-            "bts": np.round(row.to_numpy(), 1) + 0.0,
-            "tau": tau_from_bts(row.to_numpy()),
+            "bts": bts,
+            "tau": tau_from_bts(bts) + 0.0,
             "measured": row.measured.to_numpy(),
             "same_script": (row.source_script == row.target_script).to_numpy(),
             "same_family": (row.source_family == row.target_family).to_numpy(),
