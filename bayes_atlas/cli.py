@@ -69,6 +69,30 @@ def languages_command(codes: tuple[str, ...], as_json: bool) -> None:
     _print_table(table, as_json)
 
 
+@main.command(name="script-family")
+@click.option("--permutations", default=2000, show_default=True, type=click.IntRange(1), help="Language relabellings.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def script_family(permutations: int, seed: int, as_json: bool) -> None:
+    """Do script and family shift transfer? Tests that respect the dependence between cells."""
+    from bayes_atlas.transfer_stats import script_family_tests
+
+    result = script_family_tests(n_permutations=permutations, seed=seed)
+    if as_json:
+        payload = {
+            "ols": result.ols.reset_index().to_dict(orient="records"),
+            "permutation": result.permutation.reset_index().to_dict(orient="records"),
+            "group_means": result.group_means.to_dict(orient="records"),
+            "verdict": result.verdict().reset_index().to_dict(orient="records"),
+        }
+        click.echo(json.dumps(payload, indent=2, default=str))
+        return
+    _print_table(result.ols, False, "OLS of BTS on same_script + same_family (95% CI)")
+    _print_table(result.permutation, False, "\nPermutation test (languages relabelled, fixed-effects coefficient)")
+    _print_table(result.group_means, False, "\nMean BTS by group")
+    _print_table(result.verdict(), False, '\nDoes the published "p < .001" survive?')
+
+
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--loss-unit", default="nats/token", show_default=True, type=click.Choice(["nats/token", "bits/token", "bits/sequence"]))

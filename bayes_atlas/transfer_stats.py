@@ -105,7 +105,7 @@ class ScriptFamilyTests:
                 "fe_cluster_p": self.ols.loc[("fixed_effects_two_way_cluster", term), "p_value"],
                 "permutation_p": self.permutation.loc[term, "p_value"],
             }
-        table = pd.DataFrame(rows).T
+        table = pd.DataFrame(rows).T.rename_axis("term")
         table[f"survives_p<{threshold:g}"] = table[["cluster_p", "fe_cluster_p", "permutation_p"]].max(axis=1) < threshold
         return table
 

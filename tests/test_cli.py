@@ -66,3 +66,12 @@ def test_validate_reports_the_rule(runner, tmp_path):
 
 def test_version(runner):
     assert "bayes-atlas, version" in runner.invoke(main, ["--version"]).output
+
+
+def test_script_family(runner):
+    result = runner.invoke(main, ["script-family", "--permutations", "50", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert {row["term"] for row in payload["verdict"]} == {"same_script", "same_family"}
+    text = runner.invoke(main, ["script-family", "--permutations", "20"]).output
+    assert "Does the published" in text
