@@ -140,10 +140,14 @@ def _iso639_3_candidates(base_language: str) -> list[str]:
     """ISO 639-3 codes to look up in Glottolog, macrolanguage members after the macrolanguage."""
     import langcodes
     from iso639 import Lang
-    from iso639.exceptions import InvalidLanguageValue
+    from iso639.exceptions import DeprecatedLanguageValue, InvalidLanguageValue
 
     try:
         lang = Lang(base_language)
+    except DeprecatedLanguageValue as err:
+        # Retired ISO 639-3 codes (e.g. ajp -> apc): Glottolog may know either.
+        replacement = [err.change_to] if getattr(err, "change_to", "") else []
+        return [base_language, *replacement]
     except InvalidLanguageValue:
         return [base_language] if len(base_language) == 3 else []
     candidates = [lang.pt3]

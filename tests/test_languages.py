@@ -67,3 +67,15 @@ def test_bad_codes_raise_one_clear_error(bad, fragment):
     with pytest.raises(UnknownLanguageError, match=fragment):
         languages([bad])
     assert not is_language_code(bad)
+
+
+def test_every_flores_language_gets_script_and_family(mirror):
+    flores = pd.read_csv(mirror / "goldfish" / "flores_logperplexities.tsv", sep="\t")["flores_lang"]
+    table = languages(list(flores))
+    assert len(table) == 204
+    assert table["script"].notna().all()
+    assert table["family"].notna().all()
+
+
+def test_retired_iso_codes_follow_their_replacement():
+    assert languages(["ajp"]).loc["ajp", "family"] == "Afro-Asiatic"  # ajp was merged into apc in 2023
