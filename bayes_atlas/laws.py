@@ -154,7 +154,7 @@ def atlas_effective_data(
     if D_transfer is not None:
         if tau is None:
             raise ValueError("tau is required when D_transfer is given")
-        U_transfer = xp.full_like(xp.asarray(D_transfer, dtype=float), xp.inf) if U_transfer is None else U_transfer
+        U_transfer = xp.inf if U_transfer is None else U_transfer
         lam_k = xp.asarray(lam)[..., None] if np.ndim(lam) else lam
         effective = effective + xp.sum(xp.asarray(tau) * saturate(D_transfer, U_transfer, lam_k), axis=-1)
     return effective + tau_other * saturate(D_other, U_other, lam)

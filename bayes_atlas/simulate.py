@@ -43,7 +43,17 @@ import xarray as xr
 from scipy.optimize import brentq
 
 from bayes_atlas import datasets
-from bayes_atlas.laws import D_REF, N_REF, saturate, tau_from_bts
+from bayes_atlas.laws import (
+    D_REF,
+    N_REF,
+    amplitude_from_reference,
+    atlas_effective_data,
+    atlas_loss,
+    chinchilla_loss,
+    curse_loss,
+    saturate,
+    tau_from_bts,
+)
 from bayes_atlas.runs import RunTable
 
 __all__ = ["BILINGUAL_PAIRS", "FINETUNE_LANGUAGES", "MONO_LANGUAGES", "StudyTruth", "atlas_study", "default_truth"]
@@ -249,13 +259,13 @@ def _full_tau(codes: list[str]) -> xr.DataArray:
         for sf in (False, True)
     }
     bts = np.zeros((len(codes), len(codes)))
-    known = set(matrix.target.values)
+    published = matrix.to_pandas()
     for i, target in enumerate(codes):
         for j, source in enumerate(codes):
             if i == j:
                 continue
-            if target in known and source in known:
-                bts[i, j] = float(matrix.sel(target=target, source=source))
+            if target in published.index and source in published.columns:
+                bts[i, j] = published.at[target, source]
             else:
                 key = (meta.loc[target, "script"] == meta.loc[source, "script"], meta.loc[target, "family"] == meta.loc[source, "family"])
                 bts[i, j] = group_mean[(bool(key[0]), bool(key[1]))]
@@ -347,30 +357,35 @@ def _transfer_sources(target: str, tokens: dict[str, float], tau: pd.DataFrame, 
 def _expected(run: _Run, target: str, truth: StudyTruth, tau: pd.DataFrame) -> float:
     p = truth.params(target)
     unique = truth.languages["unique_tokens"]
-    n_term = np.exp(p["a"] - p["alpha"] * np.log(run.params / truth.N0))
+    A = amplitude_from_reference(p["a"], p["alpha"], truth.N0)
+    B = amplitude_from_reference(p["b"], p["beta"], truth.D0)
 
     def U(code: str) -> float:
         return float(unique.get(code, np.nan)) if code != "other" else np.nan
 
     if run.design == "capacity":
-        d_t = float(saturate(run.tokens[target], U(target), truth.lam))
-        d_term = np.exp(p["b"] - p["beta"] * np.log(d_t / truth.D0))
-        return float(p["E"] + run.K ** p["phi"] * n_term + run.K ** p["psi"] * d_term)
+        d_t = saturate(run.tokens[target], U(target), truth.lam)
+        return float(curse_loss(run.K, run.params, d_t, p["E"], A, p["phi"], p["alpha"], B, p["psi"], p["beta"]))
     if run.design == "finetune":
         head = float(truth.checkpoint_head_start(run.params))
-        d_term = np.exp(p["b"] - p["beta"] * np.log((run.tokens[target] + head) / truth.D0))
-        return float(p["E"] + p["finetune_delta"] + n_term + d_term)
-    d_eff = float(saturate(run.tokens.get(target, 0.0), U(target), truth.lam))
+        floor = p["E"] + p["finetune_delta"]
+        return float(chinchilla_loss(run.params, run.tokens[target] + head, floor, A, p["alpha"], B, p["beta"]))
     k_t = _transfer_sources(target, run.tokens, tau)
-    for source in k_t:
-        weight = float(tau.at[target, source])
-        d_eff += weight * float(saturate(run.tokens[source], U(source), truth.lam))
-    rest = sum(v for s, v in run.tokens.items() if s not in k_t and s != target)
-    d_eff += truth.tau_other * rest
+    d_eff = float(
+        atlas_effective_data(
+            run.tokens.get(target, 0.0),
+            U(target),
+            truth.lam,
+            D_transfer=np.array([run.tokens[s] for s in k_t]),
+            U_transfer=np.array([U(s) for s in k_t]),
+            tau=np.array([tau.at[target, s] for s in k_t]),
+            D_other=sum(v for s, v in run.tokens.items() if s not in k_t and s != target),
+            tau_other=truth.tau_other,
+        )
+    )
     if d_eff <= 0:
         raise ValueError(f"truth gives non-positive effective data for {run.run_id} on {target}")
-    d_term = np.exp(p["b"] - p["beta"] * np.log(d_eff / truth.D0))
-    return float(p["E"] + n_term + d_term)
+    return float(atlas_loss(run.params, d_eff, p["E"], A, p["alpha"], B, p["beta"]))
 
 
 def atlas_study(seed: int = 0, truth: StudyTruth | None = None) -> tuple[RunTable, StudyTruth]:
