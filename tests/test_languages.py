@@ -9,7 +9,10 @@ from .conftest import REPO
 
 @pytest.fixture(scope="module")
 def published() -> pd.DataFrame:
-    return pd.read_csv(REPO.parent / "shared" / "atlas" / "languages_38.csv").set_index("code")
+    path = REPO.parent / "shared" / "atlas" / "languages_38.csv"
+    if not path.is_file():
+        pytest.skip(f"no shared language table at {path}")
+    return pd.read_csv(path).set_index("code")
 
 
 def test_default_is_the_38_in_paper_order(published):
