@@ -37,21 +37,80 @@ def main() -> None:
 @main.command()
 @click.option("--target", "-t", required=True, help="Target language, ISO 639 code (e.g. ca).")
 @click.option("--k", "-k", default=5, show_default=True, type=click.IntRange(1, 37), help="How many sources.")
+@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--published", is_flag=True, help="Show the paper's point estimates instead of the posterior.")
+@click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A transfer posterior saved by fit-transfer.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def helpers(target: str, k: int, as_json: bool) -> None:
-    """Best helper (co-training) languages for TARGET from the published transfer matrix."""
+def helpers(target: str, k: int, ci: float, published: bool, posterior: str | None, as_json: bool) -> None:
+    """Best helper (co-training) languages for TARGET, with credible intervals."""
     from bayes_atlas.errors import UnknownLanguageError
-    from bayes_atlas.published import published_helpers
+
+    if published:
+        from bayes_atlas.published import published_helpers
+
+        try:
+            table = published_helpers(target, k=k)
+        except (UnknownLanguageError, ValueError) as err:
+            _fail(str(err))
+        title = (
+            f"Best helper languages for {table.attrs['target']} (published ATLAS BTS, point estimates; "
+            "measured = directly measured cell, else the paper's random-forest prediction)"
+        )
+        _print_table(table, as_json, title)
+        return
+    from bayes_atlas.inference import PosteriorFileError
+    from bayes_atlas.transfer import TransferFit, load_default
 
     try:
-        table = published_helpers(target, k=k)
-    except (UnknownLanguageError, ValueError) as err:
+        fit = TransferFit.load(posterior) if posterior else load_default()
+        table = fit.helpers(target, k=k, ci=ci, top=k)
+    except (UnknownLanguageError, ValueError, PosteriorFileError) as err:
         _fail(str(err))
     title = (
-        f"Best helper languages for {table.attrs['target']} (published ATLAS BTS, point estimates; "
-        "measured = directly measured cell, else the paper's random-forest prediction)"
+        f"Best helper languages for {table.attrs['target']}: posterior of BTS(source -> {table.attrs['target']}) "
+        f"from {'the shipped posterior of the published matrix' if not posterior else posterior}; "
+        f"{ci:.0%} intervals; p_helps = P(BTS > 0); p_top{k} = P(among the {k} best); published = printed value"
     )
     _print_table(table, as_json, title)
+
+
+@main.command(name="fit-transfer")
+@click.argument("matrix", required=False, type=click.Path(dir_okay=False, exists=True))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="netCDF file to write.")
+@click.option("--card", type=click.Path(dir_okay=False), help="Also write a markdown model card here.")
+@click.option("--draws", default=1000, show_default=True, type=click.IntRange(1))
+@click.option("--tune", default=1000, show_default=True, type=click.IntRange(1))
+@click.option("--chains", default=4, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=20261128, show_default=True, type=int)
+@click.option("--float32", is_flag=True, help="Store draws in single precision (half the file size).")
+def fit_transfer(
+    matrix: str | None, out: str, card: str | None, draws: int, tune: int, chains: int, seed: int, float32: bool
+) -> None:
+    """Fit the Bayesian transfer model to MATRIX (CSV: rows target, columns source; default: the published one)."""
+    import pandas as pd
+
+    from bayes_atlas._io import write_atomically
+    from bayes_atlas.transfer import TransferInputError, TransferModel, model_card
+
+    if matrix:
+        frame = pd.read_csv(matrix, index_col=0)
+        note = f"Source: {matrix}."
+    else:
+        from bayes_atlas.datasets import transfer_matrix
+
+        frame = transfer_matrix()
+        note = "Source: ATLAS Fig. 2 (data/transfer_matrix_38x38.csv; provenance in data/provenance.csv)."
+    try:
+        fit = TransferModel().fit(frame, draws=draws, tune=tune, chains=chains, random_seed=seed)
+    except TransferInputError as err:
+        _fail(str(err))
+    fit.save(out, float32=float32)
+    click.echo(f"wrote {fit!r} to {out}")
+    if card:
+        command = " ".join(["bayes-atlas", *sys.argv[1:]]) if sys.argv[1:2] == ["fit-transfer"] else None
+        text = model_card(fit, data_note=note, command=command)
+        write_atomically(card, lambda tmp: tmp.write_text(text))
+        click.echo(f"wrote the model card to {card}")
 
 
 @main.command(name="languages")

@@ -1,0 +1,394 @@
+"""Run NUTS on a PyMC model, diagnose it, and save / load labelled posteriors.
+
+NumPyro's NUTS through JAX (float64) is the default sampler; PyMC's own NUTS and nutpie
+are selectable for comparison. Results are ArviZ 1.x DataTrees. Loading a saved posterior
+needs only xarray (no PyMC, JAX or ArviZ import), so decisions from a shipped posterior
+stay fast.
+
+JAX settings are process-global and must be made before JAX starts:
+:func:`configure_jax` is called at the top of every fit, and again is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayes_atlas._io import write_atomically
+
+__all__ = [
+    "SAMPLERS",
+    "ConvergenceWarning",
+    "Diagnostics",
+    "PosteriorFileError",
+    "configure_jax",
+    "diagnose",
+    "read_posterior",
+    "sample_nuts",
+    "warn_on_diagnostics",
+    "write_posterior",
+]
+
+SAMPLERS = ("numpyro", "pymc", "nutpie")
+FORMAT_VERSION = 1
+
+R_HAT_MAX = 1.01
+ESS_MIN = 400
+
+
+class ConvergenceWarning(UserWarning):
+    """A sampler diagnostic failed its threshold. ``code`` says which one.
+
+    Codes: ``BA101`` divergences, ``BA102`` r_hat above 1.01, ``BA103`` bulk or tail ESS
+    below 400, ``BA104`` draws that hit the maximum tree depth.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"[{code}] {message}")
+        self.code = code
+
+
+class PosteriorFileError(ValueError):
+    """A saved posterior that is missing, unreadable or from an incompatible model."""
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Sampler diagnostics of a fit.
+
+    Attributes
+    ----------
+    divergences
+        Divergent transitions after tuning.
+    max_r_hat
+        Largest rank-normalised split r_hat over every sampled quantity.
+    min_ess_bulk, min_ess_tail
+        Smallest bulk / tail effective sample size over every sampled quantity.
+    worst_r_hat, worst_ess
+        The quantity (``name[index]``) with the largest r_hat / the smallest bulk ESS.
+    tree_depth_hits
+        Draws that reached the maximum tree depth (0 when the sampler does not report it).
+    max_tree_depth
+        The tree depth limit used.
+    chains, draws
+        Shape of the posterior.
+    wall_time_s
+        Seconds spent in the sampler call, compilation included.
+    sampler
+        ``numpyro``, ``pymc`` or ``nutpie``.
+    """
+
+    divergences: int
+    max_r_hat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    worst_r_hat: str
+    worst_ess: str
+    tree_depth_hits: int
+    max_tree_depth: int
+    chains: int
+    draws: int
+    wall_time_s: float
+    sampler: str
+
+    @property
+    def converged(self) -> bool:
+        """True when every threshold of the project's quality bar holds."""
+        return (
+            self.divergences == 0
+            and self.max_r_hat <= R_HAT_MAX
+            and self.min_ess_bulk >= ESS_MIN
+            and self.min_ess_tail >= ESS_MIN
+            and self.tree_depth_hits == 0
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        return {key: (value.item() if isinstance(value, np.generic) else value) for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Diagnostics:
+        return cls(**values)
+
+
+def configure_jax(n_chains: int = 4) -> None:
+    """Float64, ``n_chains`` host devices (parallel chains) and a persistent compile cache.
+
+    The device count only takes effect before JAX initialises its backend; once JAX is
+    running, NumPyro falls back to sequential chains (with its own warning).
+    """
+    import numpyro
+
+    numpyro.set_host_device_count(max(int(n_chains), 1))
+    numpyro.enable_x64(True)
+    import jax
+
+    from bayes_atlas._paths import cache_dir
+
+    cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(cache_dir() / "jax")
+    jax.config.update("jax_compilation_cache_dir", cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+
+def sample_nuts(
+    model: Any,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    random_seed: int | None,
+    nuts_sampler: str = "numpyro",
+    target_accept: float = 0.9,
+    dense_mass: bool = True,
+    max_tree_depth: int = 10,
+    progressbar: bool = True,
+) -> tuple[xr.DataTree, float]:
+    """Sample ``model`` with NUTS; return the DataTree and the wall time in seconds.
+
+    Parameters
+    ----------
+    model
+        A ``pymc.Model``.
+    draws, tune, chains
+        Kept draws and tuning steps per chain; number of chains.
+    random_seed
+        Seed (``None``: random).
+    nuts_sampler
+        ``"numpyro"`` (default), ``"pymc"`` or ``"nutpie"``.
+    target_accept
+        Target acceptance rate of step-size adaptation.
+    dense_mass
+        Adapt a dense mass matrix (NumPyro only; PyMC's NUTS adapts a diagonal one, nutpie
+        its own low-rank one).
+    max_tree_depth
+        Tree depth limit.
+    progressbar
+        Show the sampler's progress bar.
+    """
+    if nuts_sampler not in SAMPLERS:
+        raise ValueError(f"nuts_sampler must be one of {SAMPLERS}, got {nuts_sampler!r}")
+    for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
+        if int(value) != value or value < (0 if name == "tune" else 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not 0 < target_accept < 1:
+        raise ValueError(f"target_accept must be in (0, 1), got {target_accept!r}")
+    if nuts_sampler == "numpyro":
+        configure_jax(chains)
+    import pymc as pm
+
+    kwargs: dict[str, Any] = {}
+    if nuts_sampler == "numpyro":
+        kwargs["nuts"] = {
+            "chain_method": "parallel",
+            "target_accept": target_accept,
+            "dense_mass": dense_mass,
+            "max_tree_depth": max_tree_depth,
+        }
+    elif nuts_sampler == "pymc":
+        kwargs["nuts"] = {"target_accept": target_accept, "max_treedepth": max_tree_depth}
+    else:
+        try:
+            import nutpie  # noqa: F401
+        except ImportError as error:
+            raise ImportError("nuts_sampler='nutpie' needs nutpie: pip install nutpie==0.16.11") from error
+        kwargs["nuts"] = {"target_accept": target_accept}
+    start = time.perf_counter()
+    with model, warnings.catch_warnings():
+        # PyMC re-reports divergences as its own warning; diagnose() reports them with a code.
+        warnings.filterwarnings("ignore", message=".*divergences after tuning.*")
+        warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            nuts_sampler=nuts_sampler,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+            **kwargs,
+        )
+    wall = time.perf_counter() - start
+    idata.attrs["max_tree_depth"] = max_tree_depth
+    return idata, wall
+
+
+def diagnose(
+    idata: xr.DataTree,
+    *,
+    var_names: list[str] | None = None,
+    wall_time_s: float = float("nan"),
+    sampler: str = "numpyro",
+    max_tree_depth: int | None = None,
+) -> Diagnostics:
+    """Divergences, r_hat, ESS and tree-depth hits of a sampled DataTree.
+
+    ``var_names`` defaults to every variable of the posterior group.
+    """
+    import arviz as az
+
+    posterior = idata["posterior"].to_dataset()
+    if var_names is not None:
+        posterior = posterior[var_names]
+    r_hat = az.rhat(posterior)
+    ess_bulk = az.ess(posterior, method="bulk")
+    ess_tail = az.ess(posterior, method="tail")
+
+    def extreme(dataset: Any, pick: str) -> tuple[float, str]:
+        best_value, best_name = (np.inf if pick == "min" else -np.inf), ""
+        for name, values in dataset.data_vars.items():
+            array = np.asarray(values.values, dtype=float)
+            finite = np.where(np.isfinite(array), array, np.inf if pick == "min" else -np.inf)
+            if finite.size == 0:
+                continue
+            flat = int(np.argmin(finite) if pick == "min" else np.argmax(finite))
+            value = float(finite.ravel()[flat])
+            if (pick == "min" and value < best_value) or (pick == "max" and value > best_value):
+                index = np.unravel_index(flat, finite.shape) if finite.ndim else ()
+                label = ",".join(str(values[dim].values[i]) for dim, i in zip(values.dims, index, strict=True))
+                best_value, best_name = value, f"{name}[{label}]" if label else str(name)
+        return best_value, best_name
+
+    max_r_hat, worst_r_hat = extreme(r_hat, "max")
+    min_ess_bulk, worst_ess = extreme(ess_bulk, "min")
+    min_ess_tail, _ = extreme(ess_tail, "min")
+    stats = idata["sample_stats"]
+    divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
+    depth_limit = int(max_tree_depth or idata.attrs.get("max_tree_depth", 10))
+    hits = 0
+    if "tree_depth" in stats:
+        hits = int((stats["tree_depth"] >= depth_limit).sum())
+    elif "reached_max_treedepth" in stats:
+        hits = int(stats["reached_max_treedepth"].sum())
+    return Diagnostics(
+        divergences=divergences,
+        max_r_hat=max_r_hat,
+        min_ess_bulk=min_ess_bulk,
+        min_ess_tail=min_ess_tail,
+        worst_r_hat=worst_r_hat,
+        worst_ess=worst_ess,
+        tree_depth_hits=hits,
+        max_tree_depth=depth_limit,
+        chains=int(posterior.sizes["chain"]),
+        draws=int(posterior.sizes["draw"]),
+        wall_time_s=float(wall_time_s),
+        sampler=sampler,
+    )
+
+
+def warn_on_diagnostics(diagnostics: Diagnostics, *, what: str = "the fit", stacklevel: int = 3) -> None:
+    """Raise one :class:`ConvergenceWarning` per failed threshold, each saying what to do."""
+    d = diagnostics
+    if d.divergences:
+        warnings.warn(
+            ConvergenceWarning(
+                "BA101",
+                f"{what}: {d.divergences} divergent transitions; raise target_accept (e.g. 0.95) "
+                "and check the priors before trusting the intervals",
+            ),
+            stacklevel=stacklevel,
+        )
+    if not d.max_r_hat <= R_HAT_MAX:
+        warnings.warn(
+            ConvergenceWarning(
+                "BA102",
+                f"{what}: r_hat {d.max_r_hat:.3f} > {R_HAT_MAX} ({d.worst_r_hat}); run more tune/draws or more chains",
+            ),
+            stacklevel=stacklevel,
+        )
+    if not min(d.min_ess_bulk, d.min_ess_tail) >= ESS_MIN:
+        warnings.warn(
+            ConvergenceWarning(
+                "BA103",
+                f"{what}: effective sample size {min(d.min_ess_bulk, d.min_ess_tail):.0f} < {ESS_MIN} "
+                f"({d.worst_ess}); increase draws",
+            ),
+            stacklevel=stacklevel,
+        )
+    if d.tree_depth_hits:
+        warnings.warn(
+            ConvergenceWarning(
+                "BA104",
+                f"{what}: {d.tree_depth_hits} draws hit the maximum tree depth {d.max_tree_depth}; "
+                "the posterior geometry is hard (raise max_tree_depth or reparameterise)",
+            ),
+            stacklevel=stacklevel,
+        )
+
+
+def write_posterior(tree: xr.DataTree, path: str | Path, *, model: str, attrs: dict[str, Any]) -> Path:
+    """Write ``tree`` to netCDF atomically with identifying attributes.
+
+    ``attrs`` values that are not strings or numbers are stored as JSON text.
+    """
+    from bayes_atlas import __version__
+
+    tree = tree.copy()
+    stored = {
+        "bayes_atlas_model": model,
+        "bayes_atlas_format": FORMAT_VERSION,
+        "bayes_atlas_version": __version__,
+    }
+    for key, value in attrs.items():
+        stored[key] = value if isinstance(value, str | int | float) else json.dumps(value, sort_keys=True)
+    tree.attrs = {**tree.attrs, **stored}
+
+    def write(tmp: Path) -> None:
+        encoding = {}
+        for node in tree.subtree:
+            node_encoding = {
+                name: {"zlib": True, "complevel": 4}
+                for name, variable in node.dataset.data_vars.items()
+                if variable.dtype.kind in "fiub"
+            }
+            if node_encoding:
+                encoding[node.path] = node_encoding
+        tree.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+
+    return write_atomically(path, write)
+
+
+def read_posterior(path: str | Path, *, model: str) -> xr.DataTree:
+    """Read a posterior written by :func:`write_posterior`, fully into memory.
+
+    Raises
+    ------
+    PosteriorFileError
+        If the file is missing or unreadable, was written for another model, or by an
+        incompatible format version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PosteriorFileError(f"no posterior file at {path}")
+    try:
+        with xr.open_datatree(path, engine="h5netcdf") as opened:
+            tree = opened.load().copy()
+    except Exception as error:  # noqa: BLE001 - any reader failure is one user-facing error
+        raise PosteriorFileError(f"cannot read {path} as a netCDF posterior: {error}") from error
+    found = tree.attrs.get("bayes_atlas_model")
+    if found != model:
+        raise PosteriorFileError(
+            f"{path} holds a {found or 'non-bayes_atlas'!s} posterior, not a {model!r} one; "
+            f"load it with the matching model's load()"
+        )
+    version = int(tree.attrs.get("bayes_atlas_format", -1))
+    if version != FORMAT_VERSION:
+        raise PosteriorFileError(
+            f"{path} uses posterior format {version}; this bayes_atlas reads format {FORMAT_VERSION}: refit and save again"
+        )
+    return tree
+
+
+def json_attr(tree: xr.DataTree, key: str) -> Any:
+    """Decode an attribute stored as JSON by :func:`write_posterior`."""
+    value = tree.attrs.get(key)
+    if value is None:
+        raise PosteriorFileError(f"posterior file lacks the {key!r} attribute; refit and save again")
+    return json.loads(value) if isinstance(value, str) else value

@@ -1,0 +1,445 @@
+"""PyMC builder for the cross-lingual transfer model (DESIGN.md, model 1).
+
+Observed ``BTS(s -> t)`` = latent transfer + noise, with
+
+    latent[t, s] = intercept
+                 + target_effect[t] + source_effect[s]        (partially pooled, correlated
+                                                               within a language, optionally
+                                                               nested in family)
+                 + beta_script * same_script[t, s] + beta_family * same_family[t, s]
+                 + symmetric[{t, s}] + sign(t, s) * asymmetric[{t, s}]
+
+where ``{t, s}`` is the unordered pair and ``sign`` is +1 when ``t`` comes before ``s`` in
+the language order, -1 otherwise, so the symmetric part is shared by ``s -> t`` and
+``t -> s`` and the asymmetric part pushes them apart. The noise scale is per noise group
+(cells measured directly vs cells predicted by the authors' random forest) and never falls
+below the rounding of the printed values: ``sigma_g = sqrt(rounding^2 / 12 + extra_g^2)``.
+
+Every random effect is non-centred (most languages and pairs are weakly informed by the
+data, the regime where non-centring wins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "TransferConfig",
+    "TransferData",
+    "build_transfer_model",
+    "cell_means",
+    "prepare_transfer_data",
+    "sample_pair_effects",
+]
+
+NOISE_GROUPS = ("measured", "predicted")
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Structure and prior scales of the transfer model.
+
+    Parameters
+    ----------
+    family_effects
+        Nest the target and source effects in language families (a family effect per
+        family plus a language deviation). Languages outside the fit that belong to a fitted
+        family then borrow that family's effect.
+    intercept_sd, coef_sd
+        Normal prior scales of the intercept and of the same-script / same-family
+        coefficients.
+    language_sd, family_sd, pair_sd
+        Half-normal prior scales of the language, family and pair (symmetric and asymmetric)
+        standard deviations.
+    noise_sd
+        Half-normal prior scales of the extra noise above the rounding floor, for the
+        ``measured`` and the ``predicted`` cells.
+    lkj_eta
+        LKJ shape of the correlation between a language's target and source effects.
+    """
+
+    family_effects: bool = False
+    intercept_sd: float = 1.0
+    coef_sd: float = 0.5
+    language_sd: float = 0.5
+    family_sd: float = 0.3
+    pair_sd: float = 0.2
+    noise_sd: tuple[float, float] = (0.05, 0.2)
+    noise_share_prior: tuple[float, float] = (1.0, 1.0)
+    lkj_eta: float = 2.0
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name == "family_effects":
+                if not isinstance(value, bool):
+                    raise TypeError(f"TransferConfig.family_effects must be a bool, got {value!r}")
+                continue
+            values = value if isinstance(value, tuple) else (value,)
+            if field.name in ("noise_sd", "noise_share_prior") and len(values) != 2:
+                raise ValueError(f"TransferConfig.{field.name} needs two numbers, got {value!r}")
+            if not all(np.isfinite(v) and v > 0 for v in values):
+                raise ValueError(f"TransferConfig.{field.name} must be positive and finite, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (stored in saved posteriors)."""
+        out = asdict(self)
+        out["noise_sd"] = list(self.noise_sd)
+        out["noise_share_prior"] = list(self.noise_share_prior)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TransferConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        known = {field.name for field in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown TransferConfig fields {sorted(unknown)}; known: {sorted(known)}")
+        values = dict(values)
+        for key in ("noise_sd", "noise_share_prior"):
+            if key in values:
+                values[key] = tuple(float(v) for v in values[key])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class TransferData:
+    """Index arrays of a transfer matrix, ready for the model.
+
+    Attributes
+    ----------
+    languages
+        Language codes in model order (rows and columns of the matrix).
+    scripts, families
+        Script and family label per language.
+    family_names
+        Distinct families, in order of first appearance; ``family_index`` maps languages to them.
+    pair_first, pair_second
+        Positions of the two languages of each unordered pair (first < second).
+    pair_index, pair_sign
+        For every ordered cell ``(t, s)``, its pair and +1 / -1 (``t`` first / second).
+    bts_matrix, group_matrix
+        The ``(L, L)`` BTS values (NaN where missing) and noise group per cell (0 measured,
+        1 predicted).
+    observed
+        ``(L, L)`` True where a cell enters the likelihood (finite, off-diagonal).
+    both_observed
+        Per pair: both of its cells observed.
+    single_target, single_source
+        Cells observed whose reverse cell is missing.
+    same_script, same_family
+        Full ``(L, L)`` indicator matrices.
+    rounding
+        Rounding step of the printed values (the noise floor).
+    main_group
+        The noise group with the most observed cells (0 measured, 1 predicted).
+    """
+
+    languages: tuple[str, ...]
+    scripts: np.ndarray
+    families: np.ndarray
+    family_names: tuple[str, ...]
+    family_index: np.ndarray
+    pair_first: np.ndarray
+    pair_second: np.ndarray
+    pair_index: np.ndarray
+    pair_sign: np.ndarray
+    bts_matrix: np.ndarray
+    group_matrix: np.ndarray
+    observed: np.ndarray
+    both_observed: np.ndarray
+    single_target: np.ndarray
+    single_source: np.ndarray
+    same_script: np.ndarray
+    same_family: np.ndarray
+    rounding: float
+    main_group: int
+
+    @property
+    def n_languages(self) -> int:
+        return len(self.languages)
+
+    @property
+    def noise_groups_present(self) -> tuple[str, ...]:
+        return tuple(NOISE_GROUPS[g] for g in sorted(set(self.group_matrix[self.observed].tolist())))
+
+    @property
+    def n_observed(self) -> int:
+        return int(self.observed.sum())
+
+
+def pair_indices(n_languages: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Unordered pairs of ``n_languages`` and, per ordered cell, its pair and sign."""
+    first, second = np.triu_indices(n_languages, k=1)
+    pair_index = np.full((n_languages, n_languages), -1, dtype=np.int64)
+    pair_index[first, second] = np.arange(len(first))
+    pair_index[second, first] = np.arange(len(first))
+    pair_sign = np.zeros((n_languages, n_languages))
+    pair_sign[first, second] = 1.0
+    pair_sign[second, first] = -1.0
+    return first, second, pair_index, pair_sign
+
+
+def prepare_transfer_data(
+    bts: np.ndarray,
+    languages: list[str],
+    scripts: list[str],
+    families: list[str],
+    measured: np.ndarray | None = None,
+    rounding: float = 0.1,
+) -> TransferData:
+    """Turn a square BTS matrix (rows target, columns source) into model index arrays.
+
+    The caller (:class:`bayes_atlas.transfer.TransferModel`) validates the inputs; this
+    function only reshapes.
+    """
+    n = len(languages)
+    first, second, pair_index, pair_sign = pair_indices(n)
+    off_diagonal = ~np.eye(n, dtype=bool)
+    observed = off_diagonal & np.isfinite(bts)
+    observed_first = observed[first, second]
+    observed_second = observed[second, first]
+    both = observed_first & observed_second
+    only_first = observed_first & ~observed_second
+    only_second = observed_second & ~observed_first
+    single_target = np.concatenate([first[only_first], second[only_second]])
+    single_source = np.concatenate([second[only_first], first[only_second]])
+    if measured is None:
+        group = np.zeros((n, n), dtype=np.int64)
+    else:
+        group = np.where(measured, 0, 1).astype(np.int64)
+    scripts_arr = np.asarray(scripts, dtype=object)
+    families_arr = np.asarray(families, dtype=object)
+    family_codes, family_names = pd.factorize(pd.Series(families_arr))
+    return TransferData(
+        languages=tuple(languages),
+        scripts=scripts_arr,
+        families=families_arr,
+        family_names=tuple(str(f) for f in family_names),
+        family_index=np.asarray(family_codes, dtype=np.int64),
+        pair_first=first,
+        pair_second=second,
+        pair_index=pair_index,
+        pair_sign=pair_sign,
+        bts_matrix=np.where(observed, bts, np.nan).astype(float),
+        group_matrix=group,
+        observed=observed,
+        both_observed=both,
+        single_target=single_target,
+        single_source=single_source,
+        same_script=(scripts_arr[:, None] == scripts_arr[None, :]).astype(float),
+        same_family=(families_arr[:, None] == families_arr[None, :]).astype(float),
+        rounding=float(rounding),
+        main_group=int(np.bincount(group[observed], minlength=2).argmax()),
+    )
+
+
+def build_transfer_model(data: TransferData, config: TransferConfig | None = None):
+    """The PyMC model of :mod:`bayes_atlas.models.transfer`.
+
+    Parameters
+    ----------
+    data
+        From :func:`prepare_transfer_data`.
+    config
+        Structure and priors; defaults to :class:`TransferConfig()`.
+
+    Returns
+    -------
+    pymc.Model
+        Dims ``language``, ``target``, ``source`` (the same codes), ``family``, ``effect``
+        (``target``/``source``), ``pair``, ``noise_group`` and ``cell`` (observed cells).
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    config = config or TransferConfig()
+    coords = {
+        "language": list(data.languages),
+        "target": list(data.languages),
+        "source": list(data.languages),
+        "effect": ["target", "source"],
+        "pair": np.arange(len(data.pair_first)),
+        "noise_group": list(NOISE_GROUPS),
+        "pair_both": np.flatnonzero(data.both_observed),
+        "cell_single": np.arange(data.single_target.size),
+    }
+    if config.family_effects:
+        coords["family"] = list(data.family_names)
+
+    with pm.Model(coords=coords) as model:
+        intercept = pm.Normal("intercept", 0.0, config.intercept_sd)
+        beta_script = pm.Normal("beta_script", 0.0, config.coef_sd)
+        beta_family = pm.Normal("beta_family", 0.0, config.coef_sd)
+
+        chol, _, _ = pm.LKJCholeskyCov(
+            "language_cov",
+            n=2,
+            eta=config.lkj_eta,
+            sd_dist=pm.HalfNormal.dist(config.language_sd, shape=2),
+            compute_corr=True,
+            store_in_trace=False,
+        )
+        pm.Deterministic("language_sd", pt.sqrt(pt.diag(chol @ chol.T)), dims="effect")
+        pm.Deterministic("language_corr", (chol @ chol.T)[0, 1] / pt.sqrt((chol @ chol.T)[0, 0] * (chol @ chol.T)[1, 1]))
+        language_z = pm.Normal("language_z", 0.0, 1.0, dims=("language", "effect"))
+        language_dev = language_z @ chol.T
+        if config.family_effects:
+            family_sd = pm.HalfNormal("family_sd", config.family_sd, dims="effect")
+            family_z = pm.Normal("family_z", 0.0, 1.0, dims=("family", "effect"))
+            family_effect = pm.Deterministic("family_effect", family_z * family_sd, dims=("family", "effect"))
+            effects = family_effect[data.family_index] + language_dev
+        else:
+            effects = language_dev
+        target_effect = pm.Deterministic("target_effect", effects[:, 0], dims="target")
+        source_effect = pm.Deterministic("source_effect", effects[:, 1], dims="source")
+
+        # The pair effects and the noise of the main noise group are identified only
+        # through two sums: per pair, (y_ab + y_ba)/2 varies by sym^2 + noise^2/2 and
+        # (y_ab - y_ba)/2 by asym^2 + noise^2/2. Sampling (sym_sd, asym_sd, noise) directly
+        # leaves a curved ridge that diverges where asym_sd -> 0 (measured: 23-109
+        # divergences). So the two identified scales are the parameters and the
+        # unidentified share of them that is noise gets an explicit Beta prior.
+        main = data.main_group
+        other = 1 - main
+        floor_var = data.rounding**2 / 12.0
+        sum_sd = pm.HalfNormal("pair_sum_sd", config.pair_sd)
+        diff_sd = pm.HalfNormal("pair_diff_sd", config.pair_sd)
+        noise_share = pm.Beta("noise_share", *config.noise_share_prior)
+        main_extra_var = noise_share * 2.0 * pt.minimum(sum_sd**2, diff_sd**2)
+        symmetric_sd = pm.Deterministic("symmetric_sd", pt.sqrt(sum_sd**2 - main_extra_var / 2.0))
+        asymmetric_sd = pm.Deterministic("asymmetric_sd", pt.sqrt(diff_sd**2 - main_extra_var / 2.0))
+        other_extra = pm.HalfNormal("noise_extra_" + NOISE_GROUPS[other], config.noise_sd[other])
+        extra_var = pt.stack([main_extra_var, other_extra**2]) if main == 0 else pt.stack([other_extra**2, main_extra_var])
+        noise_sd = pm.Deterministic("noise_sd", pt.sqrt(floor_var + extra_var), dims="noise_group")
+
+        def cell_mean(t: np.ndarray, s: np.ndarray):
+            return (
+                intercept
+                + target_effect[t]
+                + source_effect[s]
+                + beta_script * data.same_script[t, s]
+                + beta_family * data.same_family[t, s]
+            )
+
+        # The pair effects are integrated out: given everything else, the two cells of a
+        # pair are bivariate normal with variance sym^2 + asym^2 + noise^2 and covariance
+        # sym^2 - asym^2. Sampling them instead leaves a 1,400-dimensional funnel tied to
+        # the noise scale (measured: r_hat 1.6, tree depth 8); they are drawn afterwards
+        # from their exact conditional (sample_pair_effects).
+        pair_var = symmetric_sd**2 + asymmetric_sd**2
+        pair_cov = symmetric_sd**2 - asymmetric_sd**2
+        first, second = data.pair_first, data.pair_second
+        both = data.both_observed
+        var_first = pair_var + noise_sd[data.group_matrix[first[both], second[both]]] ** 2
+        var_second = pair_var + noise_sd[data.group_matrix[second[both], first[both]]] ** 2
+        mean_first = cell_mean(first[both], second[both])
+        mean_second = cell_mean(second[both], first[both])
+        y_first = data.bts_matrix[first[both], second[both]]
+        pm.Normal("bts_first", mu=mean_first, sigma=pt.sqrt(var_first), observed=y_first, dims="pair_both")
+        pm.Normal(
+            "bts_second",
+            mu=mean_second + pair_cov / var_first * (y_first - mean_first),
+            sigma=pt.sqrt(var_second - pair_cov**2 / var_first),
+            observed=data.bts_matrix[second[both], first[both]],
+            dims="pair_both",
+        )
+        if data.single_target.size:
+            t, s = data.single_target, data.single_source
+            pm.Normal(
+                "bts_single",
+                mu=cell_mean(t, s),
+                sigma=pt.sqrt(pair_var + noise_sd[data.group_matrix[t, s]] ** 2),
+                observed=data.bts_matrix[t, s],
+                dims="cell_single",
+            )
+    return model
+
+
+def cell_means(
+    intercept: np.ndarray,
+    target_effect: np.ndarray,
+    source_effect: np.ndarray,
+    beta_script: np.ndarray,
+    beta_family: np.ndarray,
+    same_script: np.ndarray,
+    same_family: np.ndarray,
+) -> np.ndarray:
+    """Latent transfer without the pair effects, per draw: shape ``(draws, L, L)``.
+
+    Scalars have shape ``(draws,)``, effects ``(draws, L)``; indicators ``(L, L)``.
+    """
+    return (
+        intercept[:, None, None]
+        + target_effect[:, :, None]
+        + source_effect[:, None, :]
+        + beta_script[:, None, None] * same_script[None]
+        + beta_family[:, None, None] * same_family[None]
+    )
+
+
+def sample_pair_effects(
+    data: TransferData,
+    means: np.ndarray,
+    symmetric_sd: np.ndarray,
+    asymmetric_sd: np.ndarray,
+    noise_sd: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the integrated-out pair effects from their exact Gaussian conditional.
+
+    For pair ``(a, b)`` with ``a`` first, cell ``(a, b)`` = mean + sym + asym + noise and
+    cell ``(b, a)`` = mean + sym - asym + noise. Given one posterior draw of everything
+    else, ``(sym, asym)`` has a bivariate normal posterior; missing cells drop out of it.
+
+    Parameters
+    ----------
+    data
+        The fitted data.
+    means
+        ``(draws, L, L)`` from :func:`cell_means`.
+    symmetric_sd, asymmetric_sd
+        ``(draws,)``.
+    noise_sd
+        ``(draws, 2)``: measured, predicted.
+    rng
+        Random generator.
+
+    Returns
+    -------
+    (symmetric, asymmetric)
+        Each ``(draws, n_pairs)``.
+    """
+    first, second = data.pair_first, data.pair_second
+    n_draws = means.shape[0]
+    # Observation rows: r1 = y(a,b) - mean(a,b) with design (1, +1); r2 = y(b,a) - mean(b,a) with (1, -1).
+    observed_1 = data.observed[first, second]
+    observed_2 = data.observed[second, first]
+    resid_1 = np.where(observed_1, data.bts_matrix[first, second] - means[:, first, second], 0.0)
+    resid_2 = np.where(observed_2, data.bts_matrix[second, first] - means[:, second, first], 0.0)
+    precision_1 = np.where(observed_1, 1.0 / noise_sd[:, data.group_matrix[first, second]] ** 2, 0.0)
+    precision_2 = np.where(observed_2, 1.0 / noise_sd[:, data.group_matrix[second, first]] ** 2, 0.0)
+    # Posterior precision of (sym, asym): prior diag + H' R^-1 H.
+    p_ss = 1.0 / symmetric_sd[:, None] ** 2 + precision_1 + precision_2
+    p_aa = 1.0 / asymmetric_sd[:, None] ** 2 + precision_1 + precision_2
+    p_sa = precision_1 - precision_2
+    b_s = precision_1 * resid_1 + precision_2 * resid_2
+    b_a = precision_1 * resid_1 - precision_2 * resid_2
+    det = p_ss * p_aa - p_sa**2
+    mean_s = (p_aa * b_s - p_sa * b_a) / det
+    mean_a = (p_ss * b_a - p_sa * b_s) / det
+    # Covariance = inverse precision; sample through its Cholesky factor.
+    c_ss = p_aa / det
+    c_aa = p_ss / det
+    c_sa = -p_sa / det
+    l_11 = np.sqrt(c_ss)
+    l_21 = c_sa / l_11
+    l_22 = np.sqrt(np.maximum(c_aa - l_21**2, 0.0))
+    z = rng.standard_normal((2, n_draws, first.size))
+    symmetric = mean_s + l_11 * z[0]
+    asymmetric = mean_a + l_21 * z[0] + l_22 * z[1]
+    return symmetric, asymmetric

@@ -1,0 +1,1025 @@
+"""The Bayesian cross-lingual transfer map: fit, query and ship the posterior of BTS.
+
+:class:`TransferModel` fits the partially pooled model of :mod:`bayes_atlas.models.transfer`
+to a transfer matrix (rows target, columns source; NaN cells are predicted). The fitted
+:class:`TransferFit` answers the questions users ask:
+
+- :meth:`TransferFit.helpers`: the best source languages for a target, with intervals,
+  ``p_helps`` = P(BTS > 0) and ``p_topk`` = P(among the top k);
+- :meth:`TransferFit.predict_pair`: BTS draws for any pair, languages outside the fit
+  included (their effects drawn from the population, given their script and family);
+- :meth:`TransferFit.predict_matrix`: posterior predictive draws of every cell;
+- :meth:`TransferFit.tau`: the ATLAS transfer weight ``tau = BTS / (2 - BTS)`` per draw.
+
+The fitted posterior of the published matrix ships with the package:
+:func:`load_default` reads it without refitting (numpy and xarray only).
+
+Examples
+--------
+>>> fit = load_default()
+>>> fit.helpers("ms", k=3).index[0]
+'id'
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_atlas.errors import UnknownLanguageError
+from bayes_atlas.inference import Diagnostics, PosteriorFileError, json_attr, read_posterior, write_posterior
+from bayes_atlas.models.transfer import (
+    NOISE_GROUPS,
+    TransferConfig,
+    TransferData,
+    cell_means,
+    prepare_transfer_data,
+    sample_pair_effects,
+)
+
+__all__ = [
+    "TransferConfig",
+    "TransferFit",
+    "TransferInputError",
+    "TransferModel",
+    "load_default",
+    "script_family_tests",
+]
+
+MODEL_NAME = "transfer"
+DEFAULT_FILE = "transfer.nc"
+SAMPLE_DIMS = ("chain", "draw")
+# Variables kept in a saved posterior (the non-centred raw variables are dropped).
+_SAVED_SCALARS = (
+    "intercept",
+    "beta_script",
+    "beta_family",
+    "pair_sum_sd",
+    "pair_diff_sd",
+    "noise_share",
+    "symmetric_sd",
+    "asymmetric_sd",
+    "language_corr",
+)
+
+
+class TransferInputError(ValueError):
+    """A transfer matrix or language table that cannot be fitted; the message says why."""
+
+
+# --------------------------------------------------------------------------------------
+# Input checking
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    bts: np.ndarray
+    codes: list[str]
+    scripts: list[str]
+    families: list[str]
+    measured: np.ndarray | None
+    rounding: float
+
+
+def _coerce_inputs(
+    matrix: xr.DataArray | pd.DataFrame,
+    languages: pd.DataFrame | None,
+    measured: np.ndarray | xr.DataArray | pd.DataFrame | None,
+    rounding: float | None,
+) -> _Inputs:
+    from bayes_atlas.languages import languages as language_table
+    from bayes_atlas.languages import normalize_code
+
+    if isinstance(matrix, xr.DataArray):
+        if set(matrix.dims) != {"target", "source"}:
+            raise TransferInputError(f"matrix must have dims ('target', 'source'), got {matrix.dims}")
+        matrix = matrix.transpose("target", "source")
+        targets, sources = [str(c) for c in matrix.target.values], [str(c) for c in matrix.source.values]
+        values = np.asarray(matrix.values)
+        if measured is None and "measured" in matrix.coords:
+            measured = np.asarray(matrix.coords["measured"].values, dtype=bool)
+        if rounding is None:
+            rounding = matrix.attrs.get("rounding")
+        coord_meta = None
+        if languages is None and {"target_script", "target_family"} <= set(matrix.coords):
+            coord_meta = pd.DataFrame(
+                {"script": matrix.target_script.values, "family": matrix.target_family.values}, index=targets
+            )
+    elif isinstance(matrix, pd.DataFrame):
+        targets, sources = [str(c) for c in matrix.index], [str(c) for c in matrix.columns]
+        try:
+            values = matrix.to_numpy(dtype=float)
+        except (TypeError, ValueError) as error:
+            raise TransferInputError(f"matrix has non-numeric cells: {error}") from error
+        coord_meta = None
+    else:
+        raise TransferInputError(
+            f"matrix must be an xarray.DataArray (dims target, source) or a pandas.DataFrame "
+            f"(rows target, columns source), got {type(matrix).__name__}"
+        )
+    if len(targets) < 3:
+        raise TransferInputError(f"need at least 3 languages, got {len(targets)}")
+    for axis, labels in (("target", targets), ("source", sources)):
+        duplicated = sorted({c for c in labels if labels.count(c) > 1})
+        if duplicated:
+            raise TransferInputError(f"duplicated {axis} languages {duplicated}")
+    if set(targets) != set(sources):
+        raise TransferInputError(
+            "matrix must list the same languages as targets and sources; "
+            f"only targets: {sorted(set(targets) - set(sources))}, only sources: {sorted(set(sources) - set(targets))}"
+        )
+    try:
+        values = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise TransferInputError(f"matrix has non-numeric cells: {error}") from error
+    order = [sources.index(code) for code in targets]
+    values = values[:, order]
+    if measured is not None:
+        measured = np.asarray(getattr(measured, "values", measured), dtype=bool)
+        if measured.shape != values.shape:
+            raise TransferInputError(f"measured has shape {measured.shape}, the matrix {values.shape}")
+        measured = measured[:, order]
+    bad = np.isinf(values)
+    if bad.any():
+        t, s = np.argwhere(bad)[0]
+        raise TransferInputError(f"cell (target={targets[t]}, source={targets[s]}) is infinite; use NaN for a missing cell")
+    high = np.nan_to_num(values, nan=0.0) >= 2.0
+    if high.any():
+        t, s = np.argwhere(high)[0]
+        raise TransferInputError(
+            f"cell (target={targets[t]}, source={targets[s]}) has BTS {values[t, s]:g}; BTS must be < 2 "
+            "(a 50/50 bilingual run cannot need fewer than zero tokens)"
+        )
+    off_diagonal = ~np.eye(len(targets), dtype=bool)
+    if not np.isfinite(values[off_diagonal]).any():
+        raise TransferInputError("matrix has no observed off-diagonal cell")
+
+    codes = []
+    for code in targets:
+        try:
+            codes.append(normalize_code(code))
+        except UnknownLanguageError as error:
+            raise TransferInputError(f"matrix language {code!r}: {error}") from error
+    if languages is None:
+        meta = coord_meta.set_axis(codes) if coord_meta is not None else language_table(codes)
+    else:
+        missing_cols = {"script", "family"} - set(languages.columns)
+        if missing_cols:
+            raise TransferInputError(f"languages table lacks columns {sorted(missing_cols)}")
+        meta = languages.copy()
+        meta.index = [normalize_code(str(c)) for c in meta.index]
+        absent = [c for c in codes if c not in meta.index]
+        if absent:
+            raise TransferInputError(f"languages table has no row for {absent}")
+        meta = meta.loc[codes]
+    scripts = [str(s) if isinstance(s, str) and s else f"unknown:{c}" for c, s in zip(codes, meta["script"], strict=True)]
+    families = [str(f) if isinstance(f, str) and f else f"unknown:{c}" for c, f in zip(codes, meta["family"], strict=True)]
+    rounding = 0.1 if rounding is None else float(rounding)
+    if not rounding >= 0:
+        raise TransferInputError(f"rounding must be >= 0, got {rounding}")
+    return _Inputs(values, codes, scripts, families, measured, rounding)
+
+
+# --------------------------------------------------------------------------------------
+# Fitting
+# --------------------------------------------------------------------------------------
+
+
+class TransferModel:
+    """The partially pooled transfer model, ready to fit.
+
+    Parameters
+    ----------
+    config
+        Structure and priors (:class:`TransferConfig`); keyword overrides are applied on top.
+
+    Examples
+    --------
+    >>> from bayes_atlas.datasets import transfer_matrix
+    >>> fit = TransferModel().fit(transfer_matrix(), random_seed=1)  # doctest: +SKIP
+    >>> fit.helpers("ms").head(3)  # doctest: +SKIP
+    """
+
+    def __init__(self, config: TransferConfig | None = None, **overrides: Any) -> None:
+        base = (config or TransferConfig()).to_dict()
+        base.update(overrides)
+        self.config = TransferConfig.from_dict(base)
+
+    def build(self, matrix: xr.DataArray | pd.DataFrame, languages: pd.DataFrame | None = None, measured=None):
+        """The PyMC model for ``matrix`` (see :meth:`fit` for the arguments)."""
+        from bayes_atlas.models.transfer import build_transfer_model
+
+        inputs = _coerce_inputs(matrix, languages, measured, None)
+        return build_transfer_model(_prepare(inputs), self.config)
+
+    def fit(
+        self,
+        matrix: xr.DataArray | pd.DataFrame,
+        languages: pd.DataFrame | None = None,
+        *,
+        measured: np.ndarray | xr.DataArray | None = None,
+        rounding: float | None = None,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        random_seed: int | None = None,
+        nuts_sampler: str = "numpyro",
+        target_accept: float = 0.9,
+        progressbar: bool = True,
+        warn: bool = True,
+    ) -> TransferFit:
+        """Sample the posterior of the transfer model for ``matrix``.
+
+        Parameters
+        ----------
+        matrix
+            BTS(source -> target): a DataArray with dims ``(target, source)`` or a DataFrame
+            with targets as rows and sources as columns; the same languages on both axes.
+            NaN cells are missing and get predicted; the diagonal is ignored.
+        languages
+            Table indexed by language code with ``script`` and ``family`` columns. Default:
+            the matrix's script/family coordinates, else :func:`bayes_atlas.languages.languages`.
+        measured
+            Boolean matrix: True for directly measured cells, False for cells that were
+            themselves predicted (they get their own noise scale). Default: the matrix's
+            ``measured`` coordinate, else every cell is treated as measured.
+        rounding
+            Rounding step of the values (noise floor ``rounding / sqrt(12)``); default the
+            matrix's ``rounding`` attribute, else 0.1.
+        draws, tune, chains, random_seed
+            NUTS settings; the defaults converge on the published matrix (about 25 s on 2 cores).
+        nuts_sampler
+            ``"numpyro"`` (default), ``"pymc"`` or ``"nutpie"``.
+        target_accept
+            Step-size adaptation target.
+        progressbar
+            Show the sampler's progress bar.
+        warn
+            Emit :class:`bayes_atlas.inference.ConvergenceWarning` for failed diagnostics.
+
+        Returns
+        -------
+        TransferFit
+
+        Raises
+        ------
+        TransferInputError
+            For a matrix or language table that cannot be fitted.
+        """
+        from bayes_atlas.inference import diagnose, sample_nuts, warn_on_diagnostics
+        from bayes_atlas.models.transfer import build_transfer_model
+
+        inputs = _coerce_inputs(matrix, languages, measured, rounding)
+        data = _prepare(inputs)
+        model = build_transfer_model(data, self.config)
+        idata, wall = sample_nuts(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            nuts_sampler=nuts_sampler,
+            target_accept=target_accept,
+            progressbar=progressbar,
+        )
+        # Every stored quantity is diagnosed: the sampled ones and the deterministics.
+        diagnostics = diagnose(
+            idata,
+            wall_time_s=wall,
+            sampler=nuts_sampler,
+        )
+        if warn:
+            warn_on_diagnostics(diagnostics, what="transfer model fit")
+        pair_seed = int(np.random.default_rng(random_seed).integers(2**31 - 1))
+        posterior = _with_pair_effects(_posterior_dataset(idata["posterior"].to_dataset(), self.config), data, pair_seed)
+        meta = {
+            "pair_effect_seed": pair_seed,
+            "created": _dt.date.today().isoformat(),
+            "tune": int(tune),
+            "random_seed": random_seed,
+            "target_accept": float(target_accept),
+        }
+        return TransferFit(posterior, _observed_dataset(inputs), self.config, diagnostics, meta)
+
+
+def _prepare(inputs: _Inputs) -> TransferData:
+    return prepare_transfer_data(
+        inputs.bts, inputs.codes, inputs.scripts, inputs.families, inputs.measured, inputs.rounding
+    )
+
+
+def _observed_dataset(inputs: _Inputs) -> xr.Dataset:
+    codes = inputs.codes
+    measured = inputs.measured if inputs.measured is not None else np.ones_like(inputs.bts, dtype=bool)
+    return xr.Dataset(
+        {
+            "bts": (("target", "source"), inputs.bts),
+            "measured": (("target", "source"), measured & ~np.eye(len(codes), dtype=bool)),
+            "script": (("language",), np.asarray(inputs.scripts, dtype=str)),
+            "family": (("language",), np.asarray(inputs.families, dtype=str)),
+        },
+        coords={"target": codes, "source": codes, "language": codes},
+        attrs={"rounding": inputs.rounding, "has_measured_mask": int(inputs.measured is not None)},
+    )
+
+
+def _posterior_dataset(raw: xr.Dataset, config: TransferConfig) -> xr.Dataset:
+    """Keep the interpretable variables (the non-centred raw ones are dropped)."""
+    keep = [name for name in _SAVED_SCALARS if name in raw]
+    keep += ["target_effect", "source_effect", "language_sd", "noise_sd"]
+    if config.family_effects:
+        keep += ["family_effect", "family_sd"]
+    return raw[keep]
+
+
+def _with_pair_effects(posterior: xr.Dataset, data: TransferData, seed: int) -> xr.Dataset:
+    """Add the integrated-out pair effects, drawn from their exact conditional given each draw.
+
+    They are a deterministic function of the other draws, the data and ``seed``, so a saved
+    posterior stores the seed instead of 1,400 numbers per draw.
+    """
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+
+    def flat(name: str) -> np.ndarray:
+        values = np.asarray(posterior[name].values, dtype=float)
+        return values.reshape(chains * draws, *values.shape[2:])
+
+    means = cell_means(
+        flat("intercept"),
+        flat("target_effect"),
+        flat("source_effect"),
+        flat("beta_script"),
+        flat("beta_family"),
+        data.same_script,
+        data.same_family,
+    )
+    symmetric, asymmetric = sample_pair_effects(
+        data, means, flat("symmetric_sd"), flat("asymmetric_sd"), flat("noise_sd"), np.random.default_rng(seed)
+    )
+    pair_coords = {
+        "pair": np.arange(data.pair_first.size),
+        "pair_first": ("pair", np.asarray(data.languages)[data.pair_first]),
+        "pair_second": ("pair", np.asarray(data.languages)[data.pair_second]),
+    }
+    out = posterior.copy()
+    for name, values in (("symmetric", symmetric), ("asymmetric", asymmetric)):
+        out[name] = xr.DataArray(
+            values.reshape(chains, draws, -1),
+            dims=("chain", "draw", "pair"),
+            coords={"chain": posterior.chain, "draw": posterior.draw, **pair_coords},
+            attrs={"note": "drawn from the exact conditional given the other parameters (integrated out when sampling)"},
+        )
+    return out
+
+
+def _data_from_observed(observed: xr.Dataset) -> TransferData:
+    measured = observed["measured"].values if observed.attrs.get("has_measured_mask", 1) else None
+    return prepare_transfer_data(
+        np.asarray(observed["bts"].values, dtype=float),
+        [str(c) for c in observed.language.values],
+        [str(c) for c in observed.script.values],
+        [str(c) for c in observed.family.values],
+        measured,
+        float(observed.attrs.get("rounding", 0.1)),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The fitted object
+# --------------------------------------------------------------------------------------
+
+
+class TransferFit:
+    """A fitted transfer model: its posterior, the data it saw, and the queries users ask.
+
+    Attributes
+    ----------
+    posterior
+        xarray Dataset with dims ``chain``, ``draw`` and ``target`` / ``source`` (language
+        effects), ``pair`` (the symmetric and asymmetric pair effects, with ``pair_first`` /
+        ``pair_second`` coordinates), ``effect`` and ``noise_group``.
+    observed
+        The fitted matrix (``bts``, ``measured``) and the ``script`` / ``family`` of each language.
+    config
+        The :class:`TransferConfig` used.
+    diagnostics
+        :class:`bayes_atlas.inference.Diagnostics` of the fit.
+    meta
+        Creation date, tuning steps, seed, and where the fit came from.
+    """
+
+    def __init__(
+        self,
+        posterior: xr.Dataset,
+        observed: xr.Dataset,
+        config: TransferConfig,
+        diagnostics: Diagnostics,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.posterior = posterior
+        self.observed = observed
+        self.config = config
+        self.diagnostics = diagnostics
+        self.meta = dict(meta or {})
+        self.languages: tuple[str, ...] = tuple(str(c) for c in observed.language.values)
+        self._position = {code: i for i, code in enumerate(self.languages)}
+        codes = np.asarray(self.languages)
+        self._scripts = np.asarray(observed.script.values, dtype=object)
+        self._families = np.asarray(observed.family.values, dtype=object)
+        n = len(codes)
+        first, second = np.triu_indices(n, k=1)
+        self._pair_index = np.full((n, n), -1, dtype=np.int64)
+        self._pair_index[first, second] = np.arange(first.size)
+        self._pair_index[second, first] = np.arange(first.size)
+        self._pair_sign = np.zeros((n, n))
+        self._pair_sign[first, second] = 1.0
+        self._pair_sign[second, first] = -1.0
+        stored_first = np.asarray(posterior["pair_first"].values, dtype=str)
+        if not np.array_equal(stored_first, codes[first]):
+            raise PosteriorFileError("pair order of the posterior does not match its languages")
+
+    # -- draws --------------------------------------------------------------------------
+
+    @property
+    def n_draws(self) -> int:
+        """Total posterior draws (chains x draws)."""
+        return int(self.posterior.sizes["chain"] * self.posterior.sizes["draw"])
+
+    def _flat(self, name: str) -> np.ndarray:
+        values = self.posterior[name].values
+        return values.reshape(self.n_draws, *values.shape[2:])
+
+    def _unstack(self, values: np.ndarray) -> np.ndarray:
+        return values.reshape(self.posterior.sizes["chain"], self.posterior.sizes["draw"], *values.shape[1:])
+
+    def _latent_cells(self, target_pos: np.ndarray, source_pos: np.ndarray) -> np.ndarray:
+        """Latent BTS draws for fitted cells; shape ``(draws, *target_pos.shape)``."""
+        pair = self._pair_index[target_pos, source_pos]
+        sign = self._pair_sign[target_pos, source_pos]
+        same_script = (self._scripts[target_pos] == self._scripts[source_pos]).astype(float)
+        same_family = (self._families[target_pos] == self._families[source_pos]).astype(float)
+        value = (
+            self._flat("intercept")[:, None]
+            + self._flat("target_effect")[:, target_pos.ravel()]
+            + self._flat("source_effect")[:, source_pos.ravel()]
+            + self._flat("beta_script")[:, None] * same_script.ravel()
+            + self._flat("beta_family")[:, None] * same_family.ravel()
+            + self._flat("symmetric")[:, pair.ravel()]
+            + sign.ravel() * self._flat("asymmetric")[:, pair.ravel()]
+        )
+        value = np.where(target_pos.ravel() == source_pos.ravel(), np.nan, value)
+        return value.reshape(self.n_draws, *np.shape(target_pos))
+
+    def bts(self) -> xr.DataArray:
+        """Posterior draws of the latent (denoised) transfer matrix.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``(chain, draw, target, source)``; NaN diagonal.
+        """
+        n = len(self.languages)
+        t, s = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        return self._matrix_array(self._latent_cells(t, s), "bts", "latent BTS(source -> target)")
+
+    def _matrix_array(self, flat: np.ndarray, name: str, long_name: str) -> xr.DataArray:
+        return xr.DataArray(
+            self._unstack(flat),
+            dims=("chain", "draw", "target", "source"),
+            coords={
+                "chain": self.posterior.chain.values,
+                "draw": self.posterior.draw.values,
+                "target": list(self.languages),
+                "source": list(self.languages),
+            },
+            name=name,
+            attrs={"long_name": long_name},
+        )
+
+    def predict_matrix(self, *, noise: bool = True, random_seed: int | None = None) -> xr.DataArray:
+        """Posterior predictive draws of every cell of the matrix.
+
+        Parameters
+        ----------
+        noise
+            Add each cell's observation noise (its noise group's scale: measured or
+            predicted), so draws are comparable with printed values, held-out cells
+            included. ``False`` gives the latent transfer (:meth:`bts`).
+        random_seed
+            Seed of the noise draws.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``(chain, draw, target, source)``; NaN diagonal.
+        """
+        latent = self.bts()
+        if not noise:
+            return latent
+        rng = np.random.default_rng(random_seed)
+        group = np.where(self.observed["measured"].values, 0, 1)
+        if not self.observed.attrs.get("has_measured_mask", 1):
+            group = np.zeros_like(group)
+        scale = self._flat("noise_sd")[:, group]
+        noisy = latent.values.reshape(self.n_draws, *group.shape) + scale * rng.standard_normal(scale.shape)
+        return self._matrix_array(noisy, "bts_predictive", "posterior predictive BTS(source -> target)")
+
+    # -- queries ------------------------------------------------------------------------
+
+    def _code(self, code: str) -> str:
+        from bayes_atlas.languages import normalize_code
+
+        return normalize_code(code)
+
+    def helpers(self, target: str, k: int = 5, *, ci: float = 0.9, top: int | None = None) -> pd.DataFrame:
+        """Source languages ranked for ``target`` by posterior mean BTS.
+
+        Parameters
+        ----------
+        target
+            A fitted language code.
+        k
+            The ``k`` of ``p_topk`` (probability of being among the target's ``k`` best sources).
+        ci
+            Credible mass of the equal-tailed interval.
+        top
+            Rows to return (default: all sources).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``source`` (best first); columns ``name``, ``bts_mean``, ``bts_lower``,
+            ``bts_upper``, ``p_helps`` = P(BTS > 0), ``p_topk``, ``published`` (the fitted
+            value, NaN where the cell was missing), ``measured``.
+
+        Raises
+        ------
+        ValueError
+            If ``target`` was not fitted (use :meth:`predict_pair` for other languages),
+            or ``k`` / ``ci`` are out of range.
+
+        Examples
+        --------
+        >>> load_default().helpers("ms", k=1, top=2)[["p_helps"]].round(2)  # doctest: +SKIP
+        """
+        code = self._code(target)
+        if code not in self._position:
+            raise ValueError(
+                f"{target!r} is not a fitted language ({len(self.languages)} fitted); "
+                "use predict_pair(source, target) for languages outside the fit"
+            )
+        n_sources = len(self.languages) - 1
+        if not 1 <= int(k) <= n_sources:
+            raise ValueError(f"k must be between 1 and {n_sources}, got {k!r}")
+        _check_ci(ci)
+        t = self._position[code]
+        sources = np.array([i for i in range(len(self.languages)) if i != t])
+        draws = self._latent_cells(np.full(sources.size, t), sources)
+        # Rank within each draw: p_topk = share of draws in which a source is among the k best.
+        order = np.argsort(-draws, axis=1, kind="stable")
+        top_k = np.zeros_like(draws, dtype=bool)
+        np.put_along_axis(top_k, order[:, : int(k)], True, axis=1)
+        lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+        from bayes_atlas.languages import languages as language_table
+
+        source_codes = [self.languages[i] for i in sources]
+        try:
+            names = language_table(source_codes)["name"].to_numpy()
+        except Exception:  # noqa: BLE001 - names are cosmetic; a user code may be unknown to CLDR
+            names = np.asarray(source_codes)
+        table = pd.DataFrame(
+            {
+                "name": names,
+                "bts_mean": draws.mean(axis=0),
+                "bts_lower": lower,
+                "bts_upper": upper,
+                "p_helps": (draws > 0).mean(axis=0),
+                f"p_top{int(k)}": top_k.mean(axis=0),
+                "published": self.observed["bts"].values[t, sources],
+                "measured": self.observed["measured"].values[t, sources],
+            },
+            index=pd.Index(source_codes, name="source"),
+        )
+        table = table.sort_values("bts_mean", ascending=False, kind="stable")
+        table.attrs.update(target=code, k=int(k), ci=ci)
+        return table if top is None else table.head(int(top))
+
+    def predict_pair(
+        self,
+        source: str,
+        target: str,
+        *,
+        noise: bool = False,
+        script: str | None = None,
+        family: str | None = None,
+        random_seed: int | None = 0,
+    ) -> xr.DataArray:
+        """Posterior draws of BTS(source -> target) for any pair of languages.
+
+        A fitted language uses its posterior effects. A language outside the fit gets its
+        target and source effects drawn from the population distribution (correlated, as
+        fitted), its script / family covariates from :func:`bayes_atlas.languages.language_info`
+        (or the ``script`` / ``family`` arguments), and a pair effect drawn from the
+        population of pair effects, so its interval is wider than a fitted pair's.
+
+        Parameters
+        ----------
+        source, target
+            ISO 639 codes (any language, fitted or not; they must differ).
+        noise
+            Add the observation noise of a predicted cell (for comparison with printed values).
+        script, family
+            Override the script / family used for a language outside the fit.
+        random_seed
+            Seed of the population draws.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``(chain, draw)``; attrs ``source``, ``target``, ``fitted_pair``.
+
+        Examples
+        --------
+        >>> fit = load_default()
+        >>> wide = fit.predict_pair("en", "hi").std().item()
+        >>> narrow = fit.predict_pair("en", "ca").std().item()
+        >>> bool(wide > narrow)
+        True
+        """
+        from bayes_atlas.languages import language_info
+
+        source_code, target_code = self._code(source), self._code(target)
+        if source_code == target_code:
+            raise ValueError(f"source and target are the same language ({source_code}); BTS is defined between two languages")
+        rng = np.random.default_rng(random_seed)
+        n = self.n_draws
+        fitted = {code: code in self._position for code in (source_code, target_code)}
+        if all(fitted.values()):
+            t, s = self._position[target_code], self._position[source_code]
+            values = self._latent_cells(np.array([t]), np.array([s]))[:, 0]
+        else:
+            meta = {}
+            for code in (source_code, target_code):
+                if fitted[code]:
+                    i = self._position[code]
+                    meta[code] = (self._scripts[i], self._families[i])
+                else:
+                    info = language_info(code)
+                    meta[code] = (
+                        script or info["script"] or f"unknown:{code}",
+                        family or info["family"] or f"unknown:{code}",
+                    )
+            effects = {code: self._effect_draws(code, meta[code][1], rng) for code in (source_code, target_code)}
+            same_script = float(meta[source_code][0] == meta[target_code][0])
+            same_family = float(meta[source_code][1] == meta[target_code][1])
+            symmetric = self._flat("symmetric_sd") * rng.standard_normal(n)
+            asymmetric = self._flat("asymmetric_sd") * rng.standard_normal(n)
+            values = (
+                self._flat("intercept")
+                + effects[target_code][:, 0]
+                + effects[source_code][:, 1]
+                + self._flat("beta_script") * same_script
+                + self._flat("beta_family") * same_family
+                + symmetric
+                + asymmetric
+            )
+        if noise:
+            values = values + self._flat("noise_sd")[:, -1] * rng.standard_normal(n)
+        return xr.DataArray(
+            self._unstack(values),
+            dims=SAMPLE_DIMS,
+            coords={"chain": self.posterior.chain.values, "draw": self.posterior.draw.values},
+            name="bts",
+            attrs={
+                "source": source_code,
+                "target": target_code,
+                "fitted_pair": all(fitted.values()),
+                "long_name": f"BTS({source_code} -> {target_code})",
+            },
+        )
+
+    def _effect_draws(self, code: str, family: str, rng: np.random.Generator) -> np.ndarray:
+        """(draws, 2) target and source effects of a language: posterior if fitted, else population."""
+        if code in self._position:
+            i = self._position[code]
+            return np.column_stack([self._flat("target_effect")[:, i], self._flat("source_effect")[:, i]])
+        sd = self._flat("language_sd")
+        corr = self._flat("language_corr")
+        z = rng.standard_normal((self.n_draws, 2))
+        target = sd[:, 0] * z[:, 0]
+        source = sd[:, 1] * (corr * z[:, 0] + np.sqrt(1 - corr**2) * z[:, 1])
+        effects = np.column_stack([target, source])
+        if self.config.family_effects:
+            families = list(self.posterior["family"].values)
+            if family in families:
+                effects += self._flat("family_effect")[:, families.index(family), :]
+            else:
+                effects += self._flat("family_sd") * rng.standard_normal((self.n_draws, 2))
+        return effects
+
+    def tau(self, target: str | None = None, source: str | None = None) -> xr.DataArray:
+        """The ATLAS transfer weight ``tau = BTS / (2 - BTS)`` per posterior draw.
+
+        Parameters
+        ----------
+        target, source
+            Restrict to one target and/or one source (fitted languages). ``None`` keeps all.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``(chain, draw, target, source)`` minus the selected ones; NaN diagonal.
+        """
+        bts = self.bts()
+        selection = {}
+        for dim, code in (("target", target), ("source", source)):
+            if code is not None:
+                canonical = self._code(code)
+                if canonical not in self._position:
+                    raise ValueError(f"{code!r} is not a fitted language; use predict_pair for others")
+                selection[dim] = canonical
+        bts = bts.sel(selection)
+        if np.nanmax(bts.values) >= 2:
+            raise ValueError("a posterior BTS draw is >= 2, where tau is undefined; check the fit")
+        tau = bts / (2.0 - bts)
+        tau.name = "tau"
+        tau.attrs = {"long_name": "ATLAS transfer weight tau = BTS / (2 - BTS)"}
+        return tau
+
+    def script_family_posterior(self, ci: float = 0.9) -> pd.DataFrame:
+        """Posterior of the same-script and same-family coefficients.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``term`` (``same_script``, ``same_family``); columns ``mean``, ``sd``,
+            ``lower``, ``upper`` (equal-tailed ``ci``) and ``p_positive``.
+        """
+        _check_ci(ci)
+        rows = {}
+        for term, name in (("same_script", "beta_script"), ("same_family", "beta_family")):
+            draws = self._flat(name)
+            lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2])
+            rows[term] = {
+                "mean": draws.mean(),
+                "sd": draws.std(ddof=1),
+                "lower": lower,
+                "upper": upper,
+                "p_positive": (draws > 0).mean(),
+            }
+        table = pd.DataFrame(rows).T.rename_axis("term")
+        table.attrs["ci"] = ci
+        return table
+
+    def summary(self, ci: float = 0.9) -> pd.DataFrame:
+        """Mean, sd and equal-tailed interval of the scalar and per-effect hyperparameters."""
+        _check_ci(ci)
+        rows = {}
+        for name in [*_SAVED_SCALARS, "language_sd", "noise_sd"]:
+            if name not in self.posterior:
+                continue
+            variable = self.posterior[name]
+            extra_dims = [d for d in variable.dims if d not in SAMPLE_DIMS]
+            flat = self._flat(name)
+            labels = [""] if not extra_dims else [f"[{v}]" for v in variable[extra_dims[0]].values]
+            flat = flat.reshape(self.n_draws, -1)
+            for j, label in enumerate(labels):
+                draws = flat[:, j]
+                lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2])
+                rows[name + label] = {"mean": draws.mean(), "sd": draws.std(ddof=1), "lower": lower, "upper": upper}
+        return pd.DataFrame(rows).T
+
+    # -- persistence --------------------------------------------------------------------
+
+    def save(self, path: str | Path, *, max_draws: int | None = None, float32: bool = False) -> Path:
+        """Write the fit to a netCDF file (atomically), with config, data hash and version.
+
+        Parameters
+        ----------
+        path
+            Target file (``.nc``).
+        max_draws
+            Keep at most this many draws in total, evenly thinned per chain; the diagnostics
+            stored are those of the full fit. The pair effects are not stored: they are
+            redrawn on load from their exact conditional with the fit's seed.
+        float32
+            Store draws in single precision (halves the file; ample for BTS at 0.1 rounding).
+        """
+        posterior = self.posterior.drop_vars(["symmetric", "asymmetric", "pair_first", "pair_second", "pair"], errors="ignore")
+        if max_draws is not None:
+            per_chain = max(1, int(max_draws) // posterior.sizes["chain"])
+            step = max(1, posterior.sizes["draw"] // per_chain)
+            posterior = posterior.isel(draw=slice(None, None, step)).isel(draw=slice(0, per_chain))
+        if float32:
+            posterior = posterior.map(lambda v: v.astype(np.float32) if v.dtype.kind == "f" else v)
+        tree = xr.DataTree.from_dict({"posterior": posterior, "observed_data": self.observed})
+        attrs = {
+            "config": self.config.to_dict(),
+            "diagnostics": self.diagnostics.to_dict(),
+            "data_hash": self.data_hash(),
+            "meta": self.meta,
+        }
+        return write_posterior(tree, path, model=MODEL_NAME, attrs=attrs)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TransferFit:
+        """Read a fit written by :meth:`save`.
+
+        Raises
+        ------
+        bayes_atlas.inference.PosteriorFileError
+            If the file is not a transfer posterior of a compatible format, or its data hash
+            does not match the data it holds.
+        """
+        tree = read_posterior(path, model=MODEL_NAME)
+        posterior = tree["posterior"].to_dataset()
+        observed = tree["observed_data"].to_dataset()
+        try:
+            config = TransferConfig.from_dict(json_attr(tree, "config"))
+        except (TypeError, ValueError) as error:
+            raise PosteriorFileError(f"{path}: incompatible transfer model config ({error}); refit and save again") from error
+        diagnostics = Diagnostics.from_dict(json_attr(tree, "diagnostics"))
+        meta = json_attr(tree, "meta")
+        meta["source_file"] = str(path)
+        meta["bayes_atlas_version"] = tree.attrs.get("bayes_atlas_version")
+        posterior = posterior.map(lambda v: v.astype(np.float64) if v.dtype.kind == "f" else v)
+        posterior = _with_pair_effects(posterior, _data_from_observed(observed), int(meta["pair_effect_seed"]))
+        fit = cls(posterior, observed, config, diagnostics, meta)
+        if fit.data_hash() != tree.attrs.get("data_hash"):
+            raise PosteriorFileError(f"{path}: the stored data hash does not match the stored matrix; the file is corrupt")
+        return fit
+
+    def data_hash(self) -> str:
+        """SHA-256 of the fitted matrix, measured mask and language labels."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(np.round(self.observed["bts"].values, 12)).tobytes())
+        digest.update(np.ascontiguousarray(self.observed["measured"].values).tobytes())
+        for name in ("language", "script", "family"):
+            digest.update("\x1f".join(str(v) for v in self.observed[name].values).encode())
+        return digest.hexdigest()
+
+    def __repr__(self) -> str:
+        d = self.diagnostics
+        return (
+            f"<TransferFit: {len(self.languages)} languages, {self.n_draws} draws, "
+            f"{int(np.isfinite(self.observed['bts'].values).sum())} observed cells; "
+            f"divergences={d.divergences}, max r_hat={d.max_r_hat:.3f}, min ESS={d.min_ess_bulk:.0f}>"
+        )
+
+
+def _check_ci(ci: float) -> None:
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be in (0, 1), got {ci!r}")
+
+
+def load_default() -> TransferFit:
+    """The shipped posterior of the published 38 x 38 matrix (``models/transfer.nc``).
+
+    Fitted with the default :class:`TransferModel`; its model card is ``models/transfer.md``.
+    """
+    from bayes_atlas._paths import models_dir
+
+    path = models_dir() / DEFAULT_FILE
+    if not path.is_file():
+        raise PosteriorFileError(
+            f"the shipped transfer posterior is missing ({path}); regenerate it with "
+            "`python -m bayes_atlas.transfer --ship`"
+        )
+    return TransferFit.load(path)
+
+
+def script_family_tests(
+    fit: TransferFit | None = None, *, matrix: xr.DataArray | None = None, n_permutations: int = 2000, seed: int = 0, ci: float = 0.95
+) -> pd.DataFrame:
+    """Same-script and same-family effects: frequentist tests and the Bayesian posterior side by side.
+
+    Parameters
+    ----------
+    fit
+        A :class:`TransferFit` (default: :func:`load_default`).
+    matrix
+        Matrix for the frequentist tests (default: the one the fit holds).
+    n_permutations, seed
+        Permutation test settings (:func:`bayes_atlas.transfer_stats.script_family_tests`).
+    ci
+        Interval mass for the Bayesian rows (0.95 to line up with the OLS intervals).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (method, term); columns ``estimate``, ``lower``, ``upper``, ``p_value`` (for the
+        Bayesian rows: the two-sided tail probability ``2 min(P(b > 0), P(b < 0))``).
+    """
+    from bayes_atlas import transfer_stats
+
+    fit = fit or load_default()
+    if matrix is None:
+        matrix = fit.observed["bts"].assign_coords(
+            measured=fit.observed["measured"],
+            target_script=("target", fit.observed["script"].values),
+            source_script=("source", fit.observed["script"].values),
+            target_family=("target", fit.observed["family"].values),
+            source_family=("source", fit.observed["family"].values),
+        )
+    tests = transfer_stats.script_family_tests(matrix, n_permutations=n_permutations, seed=seed)
+    rows = []
+    for (model, term), row in tests.ols.iterrows():
+        rows.append((f"ols_{model}", term, row["coef"], row["ci_lower"], row["ci_upper"], row["p_value"]))
+    for term, row in tests.permutation.iterrows():
+        rows.append(("permutation_fixed_effects", term, row["coef"], np.nan, np.nan, row["p_value"]))
+    bayes = fit.script_family_posterior(ci=ci)
+    for term, row in bayes.iterrows():
+        p_two_sided = 2 * min(row["p_positive"], 1 - row["p_positive"])
+        rows.append(("bayesian_transfer_model", term, row["mean"], row["lower"], row["upper"], p_two_sided))
+    table = pd.DataFrame(rows, columns=["method", "term", "estimate", "lower", "upper", "p_value"])
+    table = table.set_index(["method", "term"])
+    table.attrs["group_means"] = tests.group_means
+    table.attrs["n_draws"] = fit.n_draws
+    return table
+
+
+def model_card(
+    fit: TransferFit, *, title: str = "Transfer model posterior", data_note: str = "", command: str | None = None
+) -> str:
+    """Markdown model card of a fit: data, config, diagnostics, headline results, how to regenerate."""
+    d = fit.diagnostics
+    observed = fit.observed
+    n_obs = int(np.isfinite(observed["bts"].values).sum() - np.isfinite(np.diag(observed["bts"].values)).sum())
+    n_measured = int((observed["measured"].values & np.isfinite(observed["bts"].values)).sum())
+    summary = fit.summary(ci=0.9)
+    coefficients = fit.script_family_posterior(ci=0.9)
+
+    def table(frame: pd.DataFrame) -> str:
+        header = "| | " + " | ".join(frame.columns) + " |"
+        rule = "|---" * (len(frame.columns) + 1) + "|"
+        rows = [
+            f"| {index} | " + " | ".join(f"{v:.3f}" if isinstance(v, float | np.floating) else str(v) for v in row) + " |"
+            for index, row in zip(frame.index, frame.to_numpy(), strict=True)
+        ]
+        return "\n".join([header, rule, *rows])
+
+    lines = [
+        f"# {title}",
+        "",
+        f"Created {fit.meta.get('created', '?')} with bayes_atlas {fit.meta.get('bayes_atlas_version') or _package_version()}.",
+        "",
+        "## Data",
+        "",
+        f"{len(fit.languages)} languages; {n_obs} observed ordered cells ({n_measured} directly measured, "
+        f"the others predicted by the authors' random forest); values rounded to {observed.attrs.get('rounding', 0.1)}. "
+        f"Data hash (SHA-256 of the matrix, mask and labels): `{fit.data_hash()}`.",
+        data_note,
+        "",
+        "## Model",
+        "",
+        "BTS(s -> t) = intercept + target effect + source effect (correlated within a language, partially pooled) "
+        "+ beta_script * same_script + beta_family * same_family + symmetric pair effect "
+        "+/- asymmetric pair effect + noise (one scale per noise group, floor = rounding / sqrt(12)). "
+        "The pair effects are integrated out while sampling and redrawn from their exact conditional "
+        "(seed stored in the file). See `bayes_atlas/models/transfer.py`.",
+        "",
+        "Config: `" + str(fit.config.to_dict()) + "`",
+        "",
+        "## Sampling and diagnostics",
+        "",
+        f"Sampler {d.sampler} NUTS, {d.chains} chains x {d.draws} draws after {fit.meta.get('tune', '?')} tuning steps, "
+        f"seed {fit.meta.get('random_seed')}, target_accept {fit.meta.get('target_accept')}; wall time {d.wall_time_s:.1f} s "
+        "(compilation included).",
+        "",
+        f"- divergences: {d.divergences}",
+        f"- max r_hat: {d.max_r_hat:.4f} ({d.worst_r_hat})",
+        f"- min bulk ESS: {d.min_ess_bulk:.0f} ({d.worst_ess}); min tail ESS: {d.min_ess_tail:.0f}",
+        f"- draws at the maximum tree depth ({d.max_tree_depth}): {d.tree_depth_hits}",
+        f"- meets the project's bar (r_hat <= 1.01, no divergences, ESS >= 400): {'yes' if d.converged else 'NO'}",
+        "",
+        "## Hyperparameters (posterior mean, sd, 90% equal-tailed interval)",
+        "",
+        table(summary),
+        "",
+        "## Same-script and same-family coefficients (90% interval)",
+        "",
+        table(coefficients),
+        "",
+        "## Regenerate",
+        "",
+        "`"
+        + (command or f"bayes-atlas fit-transfer --out models/transfer.nc --card models/transfer.md --seed {fit.meta.get('random_seed')}")
+        + "`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _package_version() -> str:
+    from bayes_atlas import __version__
+
+    return __version__
