@@ -18,7 +18,19 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("datasets", "languages", "laws", "public_runs", "published", "runs", "simulate", "transfer_stats")
+_SUBMODULES = (
+    "datasets",
+    "inference",
+    "languages",
+    "laws",
+    "models",
+    "public_runs",
+    "published",
+    "runs",
+    "simulate",
+    "transfer",
+    "transfer_stats",
+)
 _EXPORTS = {"RunTable": "runs", "RunTableError": "runs", "UnknownLanguageError": "errors", "DatasetError": "errors"}
 
 __all__ = [*_SUBMODULES, *_EXPORTS, "__version__"]

@@ -186,8 +186,13 @@ def sample_nuts(
 
     kwargs: dict[str, Any] = {}
     if nuts_sampler == "numpyro":
+        import jax
+
+        # Parallel chains need one host device per chain, which can only be set before JAX
+        # starts (configure_jax); in a process where JAX is already running, run them in turn.
+        chain_method = "parallel" if jax.local_device_count() >= chains else "sequential"
         kwargs["nuts"] = {
-            "chain_method": "parallel",
+            "chain_method": chain_method,
             "target_accept": target_accept,
             "dense_mass": dense_mass,
             "max_tree_depth": max_tree_depth,

@@ -49,7 +49,9 @@ __all__ = [
     "TransferInputError",
     "TransferModel",
     "load_default",
+    "model_card",
     "script_family_tests",
+    "simulate_matrix",
 ]
 
 MODEL_NAME = "transfer"
@@ -538,19 +540,26 @@ class TransferFit:
 
         return normalize_code(code)
 
-    def helpers(self, target: str, k: int = 5, *, ci: float = 0.9, top: int | None = None) -> pd.DataFrame:
+    def helpers(
+        self, target: str, k: int = 5, *, ci: float = 0.9, top: int | None = None, random_seed: int | None = 0
+    ) -> pd.DataFrame:
         """Source languages ranked for ``target`` by posterior mean BTS.
 
         Parameters
         ----------
         target
-            A fitted language code.
+            Any language code. For a language outside the fit, its effects and pair effects
+            are drawn from the population (see :meth:`predict_pair`), so the ranking rests on
+            the sources' effects and shared script / family, with wide intervals
+            (``table.attrs["fitted_target"]`` is False).
         k
             The ``k`` of ``p_topk`` (probability of being among the target's ``k`` best sources).
         ci
             Credible mass of the equal-tailed interval.
         top
             Rows to return (default: all sources).
+        random_seed
+            Seed of the population draws for a target outside the fit.
 
         Returns
         -------
@@ -562,26 +571,27 @@ class TransferFit:
         Raises
         ------
         ValueError
-            If ``target`` was not fitted (use :meth:`predict_pair` for other languages),
-            or ``k`` / ``ci`` are out of range.
+            If ``k`` or ``ci`` are out of range.
+        bayes_atlas.UnknownLanguageError
+            If ``target`` is not a language code.
 
         Examples
         --------
         >>> load_default().helpers("ms", k=1, top=2)[["p_helps"]].round(2)  # doctest: +SKIP
         """
         code = self._code(target)
-        if code not in self._position:
-            raise ValueError(
-                f"{target!r} is not a fitted language ({len(self.languages)} fitted); "
-                "use predict_pair(source, target) for languages outside the fit"
-            )
-        n_sources = len(self.languages) - 1
+        fitted_target = code in self._position
+        n_sources = len(self.languages) - int(fitted_target)
         if not 1 <= int(k) <= n_sources:
             raise ValueError(f"k must be between 1 and {n_sources}, got {k!r}")
         _check_ci(ci)
-        t = self._position[code]
-        sources = np.array([i for i in range(len(self.languages)) if i != t])
-        draws = self._latent_cells(np.full(sources.size, t), sources)
+        if fitted_target:
+            t = self._position[code]
+            sources = np.array([i for i in range(len(self.languages)) if i != t])
+            draws = self._latent_cells(np.full(sources.size, t), sources)
+        else:
+            sources = np.arange(len(self.languages))
+            draws = self._unfitted_target_draws(code, np.random.default_rng(random_seed))
         # Rank within each draw: p_topk = share of draws in which a source is among the k best.
         order = np.argsort(-draws, axis=1, kind="stable")
         top_k = np.zeros_like(draws, dtype=bool)
@@ -602,13 +612,13 @@ class TransferFit:
                 "bts_upper": upper,
                 "p_helps": (draws > 0).mean(axis=0),
                 f"p_top{int(k)}": top_k.mean(axis=0),
-                "published": self.observed["bts"].values[t, sources],
-                "measured": self.observed["measured"].values[t, sources],
+                "published": self.observed["bts"].values[t, sources] if fitted_target else np.nan,
+                "measured": self.observed["measured"].values[t, sources] if fitted_target else False,
             },
             index=pd.Index(source_codes, name="source"),
         )
         table = table.sort_values("bts_mean", ascending=False, kind="stable")
-        table.attrs.update(target=code, k=int(k), ci=ci)
+        table.attrs.update(target=code, k=int(k), ci=ci, fitted_target=fitted_target)
         return table if top is None else table.head(int(top))
 
     def predict_pair(
@@ -703,6 +713,32 @@ class TransferFit:
                 "fitted_pair": all(fitted.values()),
                 "long_name": f"BTS({source_code} -> {target_code})",
             },
+        )
+
+    def _unfitted_target_draws(self, code: str, rng: np.random.Generator) -> np.ndarray:
+        """(draws, L) BTS(source -> code) for every fitted source, ``code`` outside the fit.
+
+        The target's own effect is one draw shared by all sources; pair effects are independent.
+        """
+        from bayes_atlas.languages import language_info
+
+        info = language_info(code)
+        script = info["script"] or f"unknown:{code}"
+        family = info["family"] or f"unknown:{code}"
+        target_effect = self._effect_draws(code, family, rng)[:, 0]
+        n_sources = len(self.languages)
+        same_script = (self._scripts == script).astype(float)
+        same_family = (self._families == family).astype(float)
+        pair = self._flat("symmetric_sd")[:, None] * rng.standard_normal((self.n_draws, n_sources)) + self._flat(
+            "asymmetric_sd"
+        )[:, None] * rng.standard_normal((self.n_draws, n_sources))
+        return (
+            self._flat("intercept")[:, None]
+            + target_effect[:, None]
+            + self._flat("source_effect")
+            + self._flat("beta_script")[:, None] * same_script
+            + self._flat("beta_family")[:, None] * same_family
+            + pair
         )
 
     def _effect_draws(self, code: str, family: str, rng: np.random.Generator) -> np.ndarray:
@@ -1023,3 +1059,103 @@ def _package_version() -> str:
     from bayes_atlas import __version__
 
     return __version__
+
+
+def simulate_matrix(
+    languages: pd.DataFrame,
+    *,
+    intercept: float = -0.38,
+    beta_script: float = 0.09,
+    beta_family: float = 0.02,
+    language_sd: tuple[float, float] = (0.38, 0.08),
+    language_corr: float = -0.5,
+    symmetric_sd: float = 0.12,
+    asymmetric_sd: float = 0.07,
+    noise_sd: float = 0.05,
+    rounding: float = 0.1,
+    seed: int = 0,
+) -> tuple[xr.DataArray, dict[str, Any]]:
+    """Draw a transfer matrix from the model with known parameters (for recovery checks).
+
+    The defaults are close to the posterior of the published matrix.
+
+    Parameters
+    ----------
+    languages
+        Table indexed by code with ``script`` and ``family`` columns.
+    rounding
+        Round the simulated values to this step (0 keeps them exact).
+    seed
+        Random seed.
+
+    Returns
+    -------
+    (matrix, truth)
+        The matrix (dims ``target``, ``source``, NaN diagonal, coords as
+        :func:`bayes_atlas.datasets.transfer_matrix` minus ``measured``) and the true values:
+        ``target_effect``, ``source_effect``, ``latent`` (the noise-free matrix) and the scalars.
+
+    Examples
+    --------
+    >>> from bayes_atlas.datasets import languages
+    >>> matrix, truth = simulate_matrix(languages().head(5), seed=1)
+    >>> matrix.shape
+    (5, 5)
+    """
+    rng = np.random.default_rng(seed)
+    codes = [str(c) for c in languages.index]
+    n = len(codes)
+    scripts = languages["script"].astype(str).to_numpy()
+    families = languages["family"].astype(str).to_numpy()
+    cov = np.array(
+        [
+            [language_sd[0] ** 2, language_corr * language_sd[0] * language_sd[1]],
+            [language_corr * language_sd[0] * language_sd[1], language_sd[1] ** 2],
+        ]
+    )
+    effects = rng.multivariate_normal(np.zeros(2), cov, size=n)
+    first, second = np.triu_indices(n, k=1)
+    symmetric = symmetric_sd * rng.standard_normal(first.size)
+    asymmetric = asymmetric_sd * rng.standard_normal(first.size)
+    pair = np.zeros((n, n))
+    pair[first, second] = symmetric + asymmetric
+    pair[second, first] = symmetric - asymmetric
+    latent = (
+        intercept
+        + effects[:, 0][:, None]
+        + effects[:, 1][None, :]
+        + beta_script * (scripts[:, None] == scripts[None, :])
+        + beta_family * (families[:, None] == families[None, :])
+        + pair
+    )
+    np.fill_diagonal(latent, np.nan)
+    observed = latent + noise_sd * rng.standard_normal((n, n))
+    if rounding:
+        observed = np.round(observed / rounding) * rounding
+    observed = np.minimum(observed, 1.9)
+    matrix = xr.DataArray(
+        observed,
+        dims=("target", "source"),
+        coords={
+            "target": codes,
+            "source": codes,
+            "target_script": ("target", scripts),
+            "source_script": ("source", scripts),
+            "target_family": ("target", families),
+            "source_family": ("source", families),
+        },
+        name="bts",
+        attrs={"rounding": rounding, "simulated": "bayes_atlas.transfer.simulate_matrix"},
+    )
+    truth = {
+        "intercept": intercept,
+        "beta_script": beta_script,
+        "beta_family": beta_family,
+        "symmetric_sd": symmetric_sd,
+        "asymmetric_sd": asymmetric_sd,
+        "language_corr": language_corr,
+        "target_effect": effects[:, 0],
+        "source_effect": effects[:, 1],
+        "latent": latent,
+    }
+    return matrix, truth

@@ -30,7 +30,7 @@ def test_helpers_json(runner):
     ("args", "message"),
     [
         (["helpers", "-t", "zz"], "unknown language code 'zz'"),
-        (["helpers", "-t", "hi"], "not one of the 38"),
+        (["helpers", "-t", "hi", "--published"], "not one of the 38"),
         (["helpers", "-t", "ca", "-k", "0"], "Invalid value for '--k'"),
         (["helpers"], "Missing option '--target'"),
     ],

@@ -1,0 +1,261 @@
+"""Fast tier of the Bayesian transfer model: the shipped posterior, queries, save/load, bad input, one tiny fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from bayes_atlas import transfer
+from bayes_atlas.datasets import languages, transfer_matrix
+from bayes_atlas.errors import UnknownLanguageError
+from bayes_atlas.inference import PosteriorFileError, write_posterior
+from bayes_atlas.transfer import TransferConfig, TransferFit, TransferInputError, TransferModel
+
+
+@pytest.fixture(scope="module")
+def fit() -> TransferFit:
+    return transfer.load_default()
+
+
+@pytest.fixture(scope="module")
+def tiny_fit() -> TransferFit:
+    """Seven languages, two holes (one a whole pair), short chains."""
+    codes = ["en", "es", "pt", "ca", "id", "ms", "zh"]
+    matrix = transfer_matrix().sel(target=codes, source=codes).copy()
+    matrix.loc["ca", "es"] = np.nan
+    matrix.loc["ms", "id"] = np.nan
+    matrix.loc["id", "ms"] = np.nan
+    return TransferModel().fit(matrix, draws=150, tune=150, chains=2, random_seed=3, progressbar=False, warn=False)
+
+
+def test_shipped_posterior_structure(fit):
+    assert fit.languages == tuple(transfer_matrix().target.values)
+    assert fit.posterior["target_effect"].dims == ("chain", "draw", "target")
+    assert fit.posterior["source_effect"].dims == ("chain", "draw", "source")
+    assert fit.posterior["symmetric"].sizes["pair"] == 38 * 37 // 2
+    assert fit.n_draws >= 1000
+    assert fit.diagnostics.converged, fit.diagnostics
+    assert fit.config == TransferConfig()
+
+
+def test_shipped_posterior_matches_the_published_matrix(fit):
+    published = transfer_matrix()
+    np.testing.assert_array_equal(np.isnan(fit.observed["bts"].values), np.isnan(published.values))
+    np.testing.assert_allclose(fit.observed["bts"].values, published.values, atol=1e-6)
+    assert int(fit.observed["measured"].sum()) == 72
+
+
+def test_helpers_ms_ranks_indonesian_first(fit):
+    table = fit.helpers("ms", k=5)
+    assert table.index[0] == "id"
+    assert table.loc["id", "p_helps"] > 0.99
+    assert table.loc["id", "p_top5"] > 0.99
+    assert len(table) == 37 and "ms" not in table.index
+    assert (table["bts_lower"] <= table["bts_mean"]).all() and (table["bts_mean"] <= table["bts_upper"]).all()
+    assert table["bts_mean"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_p_topk_sums_to_k(fit, k):
+    # Each draw puts exactly k sources in its top k, so the probabilities sum to k.
+    table = fit.helpers("de", k=k)
+    assert table[f"p_top{k}"].sum() == pytest.approx(k)
+    assert table[f"p_top{k}"].between(0, 1).all()
+
+
+@pytest.mark.parametrize(
+    ("target", "expected_best"),
+    [("ms", "id"), ("id", "ms"), ("no", "sv"), ("ca", "es"), ("ar", "he")],
+)
+def test_printed_findings_reproduced(fit, target, expected_best):
+    assert fit.helpers(target).index[0] == expected_best
+
+
+def test_helpers_errors(fit):
+    with pytest.raises(ValueError, match="k must be between 1 and 37"):
+        fit.helpers("ca", k=0)
+    with pytest.raises(ValueError, match="ci must be in"):
+        fit.helpers("ca", ci=1.5)
+    with pytest.raises(UnknownLanguageError):
+        fit.helpers("zz")
+
+
+def test_predict_pair_outside_the_38_is_wider_but_finite(fit):
+    fitted = fit.predict_pair("en", "ca")
+    outside = fit.predict_pair("en", "hi")
+    both_outside = fit.predict_pair("eu", "hi")
+    assert fitted.dims == ("chain", "draw") and fitted.attrs["fitted_pair"]
+    assert not outside.attrs["fitted_pair"]
+    for draws in (outside, both_outside):
+        assert np.isfinite(draws.values).all()
+        assert draws.std() > 2 * fitted.std()
+    width = lambda d: float(d.quantile(0.95) - d.quantile(0.05))  # noqa: E731
+    assert width(outside) > width(fitted)
+    # A fitted pair's draws are the latent cell of the matrix.
+    np.testing.assert_allclose(fitted.values, fit.bts().sel(target="ca", source="en").values)
+
+
+def test_helpers_for_a_target_outside_the_fit(fit):
+    table = fit.helpers("hi", k=3)
+    assert table.attrs["fitted_target"] is False
+    assert len(table) == 38 and table["published"].isna().all()
+    assert table[f"p_top3"].sum() == pytest.approx(3)
+    fitted_width = (fit.helpers("mr")["bts_upper"] - fit.helpers("mr")["bts_lower"]).mean()
+    assert (table["bts_upper"] - table["bts_lower"]).mean() > 2 * fitted_width
+    # Hindi shares Devanagari and Indo-European with Marathi and Nepali: they rank above
+    # sources that share neither, other things equal.
+    assert table.index.get_loc("mr") < table.index.get_loc("th")
+
+
+def test_predict_pair_uses_script_and_family(fit):
+    # Hindi (Deva, Indo-European) and Marathi (Deva, Indo-European): both covariates on.
+    same = fit.predict_pair("mr", "hi", random_seed=1)
+    other = fit.predict_pair("mr", "hi", script="Latn", family="Niger-Congo", random_seed=1)
+    shift = float(same.mean() - other.mean())
+    expected = float((fit.posterior["beta_script"] + fit.posterior["beta_family"]).mean())
+    assert shift == pytest.approx(expected, abs=0.03)
+
+
+def test_predict_pair_errors(fit):
+    with pytest.raises(ValueError, match="same language"):
+        fit.predict_pair("en", "eng")
+    with pytest.raises(UnknownLanguageError):
+        fit.predict_pair("en", "qqq")
+
+
+def test_noise_widens_predictions(fit):
+    latent = fit.predict_pair("en", "ca")
+    noisy = fit.predict_pair("en", "ca", noise=True)
+    assert noisy.std() > latent.std()
+    matrix = fit.predict_matrix(random_seed=0)
+    assert matrix.dims == ("chain", "draw", "target", "source")
+    assert np.isnan(matrix.sel(target="en", source="en")).all()
+    assert float(matrix.sel(target="ca", source="es").std()) > float(fit.bts().sel(target="ca", source="es").std())
+
+
+def test_tau_is_the_atlas_weight(fit):
+    tau = fit.tau(target="ca")
+    bts = fit.bts().sel(target="ca")
+    np.testing.assert_allclose(tau.values, bts.values / (2 - bts.values))
+    assert tau.dims == ("chain", "draw", "source")
+    assert fit.tau(target="ca", source="es").dims == ("chain", "draw")
+    assert (fit.tau().values[np.isfinite(fit.tau().values)] > -1).all()
+    with pytest.raises(ValueError, match="not a fitted language"):
+        fit.tau(target="hi")
+
+
+def test_script_family_posterior_and_comparison(fit):
+    posterior = fit.script_family_posterior()
+    assert posterior.loc["same_script", "lower"] > 0
+    table = transfer.script_family_tests(fit, n_permutations=50, seed=0)
+    methods = set(table.index.get_level_values("method"))
+    assert {"ols_naive", "ols_two_way_cluster", "permutation_fixed_effects", "bayesian_transfer_model"} <= methods
+    # The Bayesian coefficient sits close to the fixed-effects OLS one (same adjustment for row/column effects).
+    fe = table.loc[("ols_fixed_effects_two_way_cluster", "same_script"), "estimate"]
+    bayes = table.loc[("bayesian_transfer_model", "same_script"), "estimate"]
+    assert bayes == pytest.approx(fe, abs=0.02)
+
+
+def test_save_load_round_trip(fit, tmp_path):
+    path = fit.save(tmp_path / "t.nc", max_draws=200)
+    loaded = TransferFit.load(path)
+    assert loaded.n_draws == 200
+    assert loaded.config == fit.config
+    assert loaded.data_hash() == fit.data_hash()
+    assert loaded.diagnostics == fit.diagnostics
+    assert loaded.helpers("ms").index[0] == "id"
+    # Same draws in, same pair effects out (redrawn with the stored seed).
+    again = TransferFit.load(path)
+    np.testing.assert_array_equal(loaded.posterior["symmetric"].values, again.posterior["symmetric"].values)
+
+
+def test_load_refuses_other_files(fit, tmp_path):
+    with pytest.raises(PosteriorFileError, match="no posterior file"):
+        TransferFit.load(tmp_path / "missing.nc")
+    other = xr.DataTree.from_dict({"posterior": xr.Dataset({"x": (("chain", "draw"), np.zeros((1, 2)))})})
+    write_posterior(other, tmp_path / "law.nc", model="atlas_law", attrs={})
+    with pytest.raises(PosteriorFileError, match="not a 'transfer' one"):
+        TransferFit.load(tmp_path / "law.nc")
+    (tmp_path / "junk.nc").write_text("not netcdf")
+    with pytest.raises(PosteriorFileError, match="cannot read"):
+        TransferFit.load(tmp_path / "junk.nc")
+
+
+def test_load_refuses_a_tampered_matrix(fit, tmp_path):
+    path = fit.save(tmp_path / "t.nc", max_draws=100)
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    observed = tree["observed_data"].to_dataset()
+    observed["bts"] = observed["bts"] + 0.1
+    tree["observed_data"] = xr.DataTree(observed)
+    tree.to_netcdf(tmp_path / "tampered.nc", engine="h5netcdf")
+    with pytest.raises(PosteriorFileError, match="data hash"):
+        TransferFit.load(tmp_path / "tampered.nc")
+
+
+def test_tiny_fit_predicts_holes(tiny_fit):
+    assert tiny_fit.languages == ("en", "es", "pt", "ca", "id", "ms", "zh")
+    assert tiny_fit.posterior.sizes["chain"] == 2 and tiny_fit.posterior.sizes["draw"] == 150
+    matrix = tiny_fit.predict_matrix(random_seed=1)
+    hole = matrix.sel(target="ca", source="es")
+    assert np.isfinite(hole.values).all()
+    # A pair with both cells missing is wider than one whose reverse cell was seen.
+    both_missing = tiny_fit.bts().sel(target="ms", source="id").std()
+    one_missing = tiny_fit.bts().sel(target="ca", source="es").std()
+    assert both_missing > one_missing
+    assert tiny_fit.diagnostics.sampler == "numpyro"
+    assert "<TransferFit: 7 languages" in repr(tiny_fit)
+
+
+def test_fit_from_a_dataframe_with_shuffled_columns():
+    codes = ["en", "es", "ca", "pt"]
+    frame = transfer_matrix().sel(target=codes, source=codes).to_pandas()
+    shuffled = frame[["pt", "en", "ca", "es"]]
+    model = TransferModel()
+    built = model.build(shuffled)
+    assert built.coords["source"] == tuple(codes)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda f: f.iloc[:, :-1], "same languages as targets and sources"),
+        (lambda f: f.assign(**{"en": [2.5] + [0.0] * (len(f) - 1)}), "must be < 2"),
+        (lambda f: f.replace(f.iloc[1, 0], np.inf), "infinite"),
+        (lambda f: f.iloc[:2, :2], "at least 3 languages"),
+        (lambda f: f.rename(index={"ca": "zz"}, columns={"ca": "zz"}), "'zz'"),
+        (lambda f: f * np.nan, "no observed off-diagonal cell"),
+    ],
+)
+def test_bad_matrices_are_refused(mutate, message):
+    codes = ["en", "es", "ca", "pt"]
+    frame = transfer_matrix().sel(target=codes, source=codes).to_pandas()
+    with pytest.raises(TransferInputError, match=message):
+        TransferModel().build(mutate(frame))
+
+
+def test_bad_language_table_is_refused():
+    codes = ["en", "es", "ca"]
+    frame = transfer_matrix().sel(target=codes, source=codes).to_pandas()
+    with pytest.raises(TransferInputError, match="no row for"):
+        TransferModel().build(frame, languages=languages(["en", "es"]))
+    with pytest.raises(TransferInputError, match="lacks columns"):
+        TransferModel().build(frame, languages=pd.DataFrame({"script": ["Latn"] * 3}, index=codes))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="unknown TransferConfig fields"):
+        TransferConfig.from_dict({"pair_sdd": 1.0})
+    with pytest.raises(ValueError, match="positive"):
+        TransferConfig(pair_sd=-1.0)
+    with pytest.raises(ValueError, match="two numbers"):
+        TransferConfig(noise_sd=(0.1,))
+    assert TransferConfig.from_dict(TransferConfig(family_effects=True).to_dict()).family_effects
+    assert TransferModel(pair_sd=0.3).config.pair_sd == 0.3
+
+
+def test_simulated_matrix_matches_its_truth():
+    matrix, truth = transfer.simulate_matrix(languages(), noise_sd=0.0, rounding=0.0, seed=2)
+    np.testing.assert_allclose(matrix.values, np.minimum(truth["latent"], 1.9), equal_nan=True)
+    assert np.isnan(np.diag(matrix.values)).all()
