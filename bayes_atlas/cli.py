@@ -113,6 +113,75 @@ def fit_transfer(
         click.echo(f"wrote the model card to {card}")
 
 
+@main.command(name="evaluate-transfer")
+@click.option("--scheme", type=click.Choice(["random", "language"]), default="random", show_default=True)
+@click.option("--fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds (random scheme: one mask each).")
+@click.option("--languages", "held_out", default=None, help="Comma-separated languages to leave out (default: all).")
+@click.option("--draws", default=1000, show_default=True, type=click.IntRange(1))
+@click.option("--tune", default=1000, show_default=True, type=click.IntRange(1))
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the per-cell predictions to this CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def evaluate_transfer(
+    scheme: str, fraction: float, seeds: str, held_out: str | None, draws: int, tune: int, out: str | None, as_json: bool
+) -> None:
+    """Held-out accuracy of the transfer model vs OLS and row means on the published matrix."""
+    import pandas as pd
+
+    from bayes_atlas._io import write_atomically
+    from bayes_atlas.transfer_eval import evaluate_languages, evaluate_random, score_predictions
+
+    try:
+        seed_list = [int(v) for v in seeds.split(",") if v.strip()]
+    except ValueError:
+        _fail(f"--seeds must be comma-separated integers, got {seeds!r}")
+    if scheme == "random":
+        results = [evaluate_random(fraction=fraction, seed=seed, draws=draws, tune=tune) for seed in seed_list]
+    else:
+        languages = [v.strip() for v in held_out.split(",")] if held_out else None
+        try:
+            results = [evaluate_languages(languages=languages, seed=seed_list[0], draws=draws, tune=tune)]
+        except ValueError as err:
+            _fail(str(err))
+    predictions = pd.concat([r.predictions for r in results], ignore_index=True)
+    diagnostics = pd.concat([r.scores.attrs["diagnostics"] for r in results], ignore_index=True)
+    if out:
+        write_atomically(out, lambda tmp: predictions.to_csv(tmp, index=False))
+    scores = score_predictions(predictions)
+    _print_table(scores, as_json, f"Held-out cells ({scheme}): RMSE, interval coverage and mean 90% width")
+    if not as_json:
+        _print_table(
+            diagnostics[["fold", "divergences", "max_r_hat", "min_ess_bulk", "wall_time_s"]],
+            False,
+            "\nBayesian fits: diagnostics per fold",
+        )
+
+
+@main.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for the figures.")
+@click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A transfer posterior (default: shipped).")
+@click.option("--permutations", default=2000, show_default=True, type=click.IntRange(1))
+@click.option("--format", "formats", default="png,pdf", show_default=True, help="Comma-separated file formats.")
+def figures(out: str, posterior: str | None, permutations: int, formats: str) -> None:
+    """Regenerate the transfer figures (heatmap, script/family, asymmetry) with uncertainty into OUT."""
+    from pathlib import Path
+
+    from bayes_atlas import figures as figs
+    from bayes_atlas.transfer import TransferFit, load_default, script_family_tests
+
+    fit = TransferFit.load(posterior) if posterior else load_default()
+    kinds = tuple(f.strip() for f in formats.split(",") if f.strip())
+    directory = Path(out)
+    made = {
+        "transfer_heatmap": figs.transfer_heatmap(fit),
+        "script_family": figs.script_family_plot(script_family_tests(fit, n_permutations=permutations)),
+        "transfer_asymmetry": figs.asymmetry_plot(fit),
+    }
+    for name, fig in made.items():
+        for path in figs.save_figure(fig, directory / name, formats=kinds):
+            click.echo(f"wrote {path}")
+
+
 @main.command(name="languages")
 @click.argument("codes", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
