@@ -38,7 +38,6 @@ from bayes_atlas.models.transfer import (
     NOISE_GROUPS,
     TransferConfig,
     TransferData,
-    cell_means,
     prepare_transfer_data,
     sample_pair_effects,
 )
@@ -353,18 +352,8 @@ def _with_pair_effects(posterior: xr.Dataset, data: TransferData, seed: int) -> 
         values = np.asarray(posterior[name].values, dtype=float)
         return values.reshape(chains * draws, *values.shape[2:])
 
-    means = cell_means(
-        flat("intercept"),
-        flat("target_effect"),
-        flat("source_effect"),
-        flat("beta_script"),
-        flat("beta_family"),
-        data.same_script,
-        data.same_family,
-    )
-    symmetric, asymmetric = sample_pair_effects(
-        data, means, flat("symmetric_sd"), flat("asymmetric_sd"), flat("noise_sd"), np.random.default_rng(seed)
-    )
+    names = ("intercept", "beta_script", "beta_family", "symmetric_sd", "asymmetric_sd", "target_effect", "source_effect", "noise_sd")
+    symmetric, asymmetric = sample_pair_effects(data, {name: flat(name) for name in names}, np.random.default_rng(seed))
     pair_coords = {
         "pair": np.arange(data.pair_first.size),
         "pair_first": ("pair", np.asarray(data.languages)[data.pair_first]),

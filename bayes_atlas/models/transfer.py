@@ -31,7 +31,6 @@ __all__ = [
     "TransferConfig",
     "TransferData",
     "build_transfer_model",
-    "cell_means",
     "prepare_transfer_data",
     "sample_pair_effects",
 ]
@@ -360,35 +359,11 @@ def build_transfer_model(data: TransferData, config: TransferConfig | None = Non
     return model
 
 
-def cell_means(
-    intercept: np.ndarray,
-    target_effect: np.ndarray,
-    source_effect: np.ndarray,
-    beta_script: np.ndarray,
-    beta_family: np.ndarray,
-    same_script: np.ndarray,
-    same_family: np.ndarray,
-) -> np.ndarray:
-    """Latent transfer without the pair effects, per draw: shape ``(draws, L, L)``.
-
-    Scalars have shape ``(draws,)``, effects ``(draws, L)``; indicators ``(L, L)``.
-    """
-    return (
-        intercept[:, None, None]
-        + target_effect[:, :, None]
-        + source_effect[:, None, :]
-        + beta_script[:, None, None] * same_script[None]
-        + beta_family[:, None, None] * same_family[None]
-    )
-
-
 def sample_pair_effects(
     data: TransferData,
-    means: np.ndarray,
-    symmetric_sd: np.ndarray,
-    asymmetric_sd: np.ndarray,
-    noise_sd: np.ndarray,
+    params: dict[str, np.ndarray],
     rng: np.random.Generator,
+    chunk: int = 250,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw the integrated-out pair effects from their exact Gaussian conditional.
 
@@ -400,14 +375,14 @@ def sample_pair_effects(
     ----------
     data
         The fitted data.
-    means
-        ``(draws, L, L)`` from :func:`cell_means`.
-    symmetric_sd, asymmetric_sd
-        ``(draws,)``.
-    noise_sd
-        ``(draws, 2)``: measured, predicted.
+    params
+        Flat draws: ``intercept``, ``beta_script``, ``beta_family``, ``symmetric_sd``,
+        ``asymmetric_sd`` ``(draws,)``; ``target_effect``, ``source_effect`` ``(draws, L)``;
+        ``noise_sd`` ``(draws, 2)`` (measured, predicted).
     rng
         Random generator.
+    chunk
+        Draws per block (keeps the temporaries small, so a load stays fast).
 
     Returns
     -------
@@ -415,31 +390,45 @@ def sample_pair_effects(
         Each ``(draws, n_pairs)``.
     """
     first, second = data.pair_first, data.pair_second
-    n_draws = means.shape[0]
-    # Observation rows: r1 = y(a,b) - mean(a,b) with design (1, +1); r2 = y(b,a) - mean(b,a) with (1, -1).
+    n_draws = params["intercept"].shape[0]
     observed_1 = data.observed[first, second]
     observed_2 = data.observed[second, first]
-    resid_1 = np.where(observed_1, data.bts_matrix[first, second] - means[:, first, second], 0.0)
-    resid_2 = np.where(observed_2, data.bts_matrix[second, first] - means[:, second, first], 0.0)
-    precision_1 = np.where(observed_1, 1.0 / noise_sd[:, data.group_matrix[first, second]] ** 2, 0.0)
-    precision_2 = np.where(observed_2, 1.0 / noise_sd[:, data.group_matrix[second, first]] ** 2, 0.0)
-    # Posterior precision of (sym, asym): prior diag + H' R^-1 H.
-    p_ss = 1.0 / symmetric_sd[:, None] ** 2 + precision_1 + precision_2
-    p_aa = 1.0 / asymmetric_sd[:, None] ** 2 + precision_1 + precision_2
-    p_sa = precision_1 - precision_2
-    b_s = precision_1 * resid_1 + precision_2 * resid_2
-    b_a = precision_1 * resid_1 - precision_2 * resid_2
-    det = p_ss * p_aa - p_sa**2
-    mean_s = (p_aa * b_s - p_sa * b_a) / det
-    mean_a = (p_ss * b_a - p_sa * b_s) / det
-    # Covariance = inverse precision; sample through its Cholesky factor.
-    c_ss = p_aa / det
-    c_aa = p_ss / det
-    c_sa = -p_sa / det
-    l_11 = np.sqrt(c_ss)
-    l_21 = c_sa / l_11
-    l_22 = np.sqrt(np.maximum(c_aa - l_21**2, 0.0))
-    z = rng.standard_normal((2, n_draws, first.size))
-    symmetric = mean_s + l_11 * z[0]
-    asymmetric = mean_a + l_21 * z[0] + l_22 * z[1]
+    y_1 = np.where(observed_1, data.bts_matrix[first, second], 0.0)
+    y_2 = np.where(observed_2, data.bts_matrix[second, first], 0.0)
+    group_1 = data.group_matrix[first, second]
+    group_2 = data.group_matrix[second, first]
+    covariate_script = data.same_script[first, second]  # symmetric in the pair
+    covariate_family = data.same_family[first, second]
+    symmetric = np.empty((n_draws, first.size))
+    asymmetric = np.empty((n_draws, first.size))
+    for start in range(0, n_draws, chunk):
+        block = slice(start, min(start + chunk, n_draws))
+        z = rng.standard_normal((2, block.stop - block.start, first.size))
+        shared = (
+            params["intercept"][block, None]
+            + params["beta_script"][block, None] * covariate_script
+            + params["beta_family"][block, None] * covariate_family
+        )
+        target = params["target_effect"][block]
+        source = params["source_effect"][block]
+        # Residuals of the two cells: r1 = y(a,b) - mean(a,b), design (1, +1); r2 = y(b,a) - mean(b,a), design (1, -1).
+        resid_1 = (y_1 - shared - target[:, first] - source[:, second]) * observed_1
+        resid_2 = (y_2 - shared - target[:, second] - source[:, first]) * observed_2
+        inverse_var = 1.0 / params["noise_sd"][block] ** 2
+        precision_1 = inverse_var[:, group_1] * observed_1
+        precision_2 = inverse_var[:, group_2] * observed_2
+        # Posterior precision of (sym, asym): prior diag + H' R^-1 H.
+        p_ss = 1.0 / params["symmetric_sd"][block, None] ** 2 + precision_1 + precision_2
+        p_aa = 1.0 / params["asymmetric_sd"][block, None] ** 2 + precision_1 + precision_2
+        p_sa = precision_1 - precision_2
+        b_s = precision_1 * resid_1 + precision_2 * resid_2
+        b_a = precision_1 * resid_1 - precision_2 * resid_2
+        det = p_ss * p_aa - p_sa**2
+        # Covariance = inverse precision; sample through its Cholesky factor.
+        c_ss = p_aa / det
+        l_11 = np.sqrt(c_ss)
+        l_21 = -p_sa / det / l_11
+        l_22 = np.sqrt(np.maximum(p_ss / det - l_21**2, 0.0))
+        symmetric[block] = (p_aa * b_s - p_sa * b_a) / det + l_11 * z[0]
+        asymmetric[block] = (p_ss * b_a - p_sa * b_s) / det + l_21 * z[0] + l_22 * z[1]
     return symmetric, asymmetric
