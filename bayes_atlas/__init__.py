@@ -27,11 +27,19 @@ _SUBMODULES = (
     "public_runs",
     "published",
     "runs",
+    "scaling",
     "simulate",
     "transfer",
     "transfer_stats",
 )
-_EXPORTS = {"RunTable": "runs", "RunTableError": "runs", "UnknownLanguageError": "errors", "DatasetError": "errors"}
+_EXPORTS = {
+    "RunTable": "runs",
+    "RunTableError": "runs",
+    "UnknownLanguageError": "errors",
+    "DatasetError": "errors",
+    "fit": "scaling",
+    "Fit": "scaling",
+}
 
 __all__ = [*_SUBMODULES, *_EXPORTS, "__version__"]
 

@@ -210,7 +210,7 @@ def evaluate_random(
     chosen = rng.choice(index, size=int(round(fraction * index.size)), replace=False)
     mask = np.zeros(matrix.shape, dtype=bool)
     mask.flat[chosen] = True
-    return _evaluate(matrix, [(f"random_{fraction:g}", mask)], fit_kwargs, seed)
+    return _evaluate(matrix, [(f"random_{fraction:g}_seed{seed}", mask)], fit_kwargs, seed)
 
 
 def evaluate_languages(

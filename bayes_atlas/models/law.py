@@ -1,0 +1,284 @@
+"""PyMC builder for the hierarchical scaling law (DESIGN.md, model 2).
+
+Per evaluation language ``l`` the law has five parameters
+``theta_l = (log E_l, a_l, alpha_l, b_l, beta_l)`` in reference-scale form
+
+    L = E + exp(a - alpha * log(N / N0)) + exp(b - beta * log(D / D0))
+
+(N0 = 1e9, D0 = 1e10; see :mod:`bayes_atlas.laws`), drawn from a correlated population
+``theta_l ~ MVN(mu, Sigma)`` (non-centred, LKJ prior on the correlation). ``D`` depends on
+the law:
+
+- ``chinchilla``: total training tokens of the run;
+- ``atlas``: ATLAS effective data, ``S(D_t; U_t) + sum_k tau_{t,k} S(D_k; U_k) + tau_other
+  S(D_other)`` with the repetition saturation ``S`` (rate ``lam``), ``K_t`` the three named
+  sources with the most tokens in the run, and ``tau = BTS / (2 - BTS)`` per (target,
+  source) pair: its BTS has a normal prior moment-matched to a transfer posterior when one
+  is given, else a pooled normal prior shared by all pairs.
+
+The likelihood is a Student-t on log loss (robust to the odd diverged run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayes_atlas.laws import D_REF, N_REF
+
+__all__ = ["LAWS", "LawConfig", "LawData", "build_law_model", "prepare_law_data"]
+
+LAWS = ("atlas", "chinchilla")
+THETA = ("log_E", "a", "alpha", "b", "beta")
+MAX_TRANSFER_SOURCES = 3
+
+
+@dataclass(frozen=True)
+class LawConfig:
+    """Priors and structure of the hierarchical law.
+
+    Parameters
+    ----------
+    law
+        ``"atlas"`` or ``"chinchilla"``.
+    theta_mean, theta_scale
+        Normal prior means and scales of the population mean of
+        ``(log E, a, alpha, b, beta)``.
+    theta_sd
+        Half-normal prior scales of the population standard deviations.
+    lkj_eta
+        LKJ shape of the population correlation.
+    sigma_scale
+        Half-normal prior scale of the noise on log loss.
+    student_nu
+        Degrees of freedom of the Student-t likelihood.
+    lam_median, lam_log_sd
+        Log-normal prior of the repetition rate (median 1/15.4, Muennighoff et al. 2023).
+    bts_pooled_mean, bts_pooled_sd
+        Prior of the pooled BTS mean when no transfer posterior is given.
+    """
+
+    law: str = "atlas"
+    theta_mean: tuple[float, ...] = (np.log(0.8), -1.5, 0.4, -1.0, 0.3)
+    theta_scale: tuple[float, ...] = (0.5, 1.0, 0.2, 1.0, 0.2)
+    theta_sd: tuple[float, ...] = (0.3, 0.5, 0.1, 0.5, 0.1)
+    lkj_eta: float = 4.0
+    sigma_scale: float = 0.05
+    student_nu: float = 5.0
+    lam_median: float = 1 / 15.4
+    lam_log_sd: float = 0.5
+    bts_pooled_mean: float = -0.3
+    bts_pooled_sd: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.law not in LAWS:
+            raise ValueError(f"law must be one of {LAWS}, got {self.law!r}")
+        for name in ("theta_mean", "theta_scale", "theta_sd"):
+            if len(getattr(self, name)) != len(THETA):
+                raise ValueError(f"LawConfig.{name} needs {len(THETA)} values {THETA}")
+        positive = [*self.theta_scale, *self.theta_sd, self.lkj_eta, self.sigma_scale, self.student_nu, self.lam_median]
+        if not all(np.isfinite(v) and v > 0 for v in positive):
+            raise ValueError("LawConfig scales, lkj_eta, student_nu and lam_median must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for name in ("theta_mean", "theta_scale", "theta_sd"):
+            out[name] = [float(v) for v in out[name]]
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> LawConfig:
+        known = {field.name for field in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown LawConfig fields {sorted(unknown)}")
+        values = dict(values)
+        for name in ("theta_mean", "theta_scale", "theta_sd"):
+            if name in values:
+                values[name] = tuple(float(v) for v in values[name])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class LawData:
+    """Arrays of a run table, ready for the law model (one entry per row)."""
+
+    languages: tuple[str, ...]
+    language_index: np.ndarray
+    log_params: np.ndarray
+    total_tokens: np.ndarray
+    target_tokens: np.ndarray
+    target_unique: np.ndarray
+    transfer_tokens: np.ndarray  # (rows, MAX_TRANSFER_SOURCES), 0 where unused
+    transfer_unique: np.ndarray
+    transfer_pair: np.ndarray  # (rows, MAX_TRANSFER_SOURCES) index into pairs, 0 where unused
+    other_tokens: np.ndarray
+    pairs: tuple[tuple[str, str], ...]  # (target, source)
+    log_loss: np.ndarray
+    run_ids: np.ndarray
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.log_params.size)
+
+
+def prepare_law_data(runs: Any) -> LawData:
+    """Turn a :class:`bayes_atlas.runs.RunTable` (per-token losses) into model arrays.
+
+    ``K_t`` for each row: the (up to) three named sources other than the target with the most
+    tokens, ties broken by source order; every other token counts as ``other``.
+    """
+    frame = runs.frame
+    tokens = runs.tokens
+    unique = runs.unique_tokens
+    languages = tuple(runs.languages)
+    position = {code: i for i, code in enumerate(languages)}
+    named = [s for s in tokens.columns if s != "other"]
+    n = len(frame)
+    target_tokens = np.zeros(n)
+    target_unique = np.full(n, np.inf)
+    transfer_tokens = np.zeros((n, MAX_TRANSFER_SOURCES))
+    transfer_unique = np.full((n, MAX_TRANSFER_SOURCES), np.inf)
+    transfer_pair = np.zeros((n, MAX_TRANSFER_SOURCES), dtype=np.int64)
+    other_tokens = np.zeros(n)
+    pair_index: dict[tuple[str, str], int] = {}
+    token_values = tokens.to_numpy(dtype=float)
+    unique_values = unique.reindex(columns=tokens.columns).to_numpy(dtype=float)
+    column = {s: j for j, s in enumerate(tokens.columns)}
+    for i, target in enumerate(frame["language"].to_numpy()):
+        row = token_values[i]
+        if target in column:
+            target_tokens[i] = row[column[target]]
+            if np.isfinite(unique_values[i, column[target]]):
+                target_unique[i] = unique_values[i, column[target]]
+        candidates = [s for s in named if s != target and row[column[s]] > 0]
+        candidates.sort(key=lambda s: -row[column[s]])
+        chosen = candidates[:MAX_TRANSFER_SOURCES]
+        for k, source in enumerate(chosen):
+            transfer_tokens[i, k] = row[column[source]]
+            if np.isfinite(unique_values[i, column[source]]):
+                transfer_unique[i, k] = unique_values[i, column[source]]
+            transfer_pair[i, k] = pair_index.setdefault((target, source), len(pair_index))
+        used = {target, *chosen}
+        other_tokens[i] = sum(row[column[s]] for s in tokens.columns if s not in used)
+    return LawData(
+        languages=languages,
+        language_index=frame["language"].map(position).to_numpy(dtype=np.int64),
+        log_params=np.log(frame["params"].to_numpy(dtype=float)),
+        total_tokens=token_values.sum(axis=1),
+        target_tokens=target_tokens,
+        target_unique=target_unique,
+        transfer_tokens=transfer_tokens,
+        transfer_unique=transfer_unique,
+        transfer_pair=transfer_pair,
+        other_tokens=other_tokens,
+        pairs=tuple(pair_index),
+        log_loss=np.log(frame["loss"].to_numpy(dtype=float)),
+        run_ids=frame["run_id"].astype(str).to_numpy(),
+    )
+
+
+def _saturate(tokens, unique, lam, xp):  # noqa: ANN001, ANN202
+    """S(D; U) for array backends (pytensor.tensor or numpy); U = inf means no repetition."""
+    finite_unique = np.where(np.isfinite(unique), unique, 1.0)
+    excess = np.maximum(tokens / finite_unique - 1.0, 0.0)
+    repeated = finite_unique * (1.0 - xp.expm1(-lam * excess) / lam)
+    no_repeat = (tokens <= unique) | ~np.isfinite(unique)
+    return xp.where(no_repeat, tokens, repeated)
+
+
+def effective_data(data: LawData, law: str, lam, tau_pairs, tau_other, xp=np):  # noqa: ANN001, ANN201
+    """Effective data per row for ``law``; works on numpy draws and pytensor tensors alike.
+
+    For numpy, ``lam`` / ``tau_other`` may be ``(draws,)`` and ``tau_pairs`` ``(draws, pairs)``:
+    the result is then ``(draws, rows)``.
+    """
+    if law == "chinchilla":
+        return xp.log(data.total_tokens) if xp is not np else np.log(data.total_tokens)
+    lam_b = lam[..., None] if np.ndim(lam) else lam
+    target = _saturate(data.target_tokens, data.target_unique, lam_b, xp)
+    transfer = 0.0
+    for k in range(MAX_TRANSFER_SOURCES):
+        used = data.transfer_tokens[:, k] > 0
+        if not used.any():
+            continue
+        tau_k = tau_pairs[..., data.transfer_pair[:, k]]
+        transfer = transfer + used * tau_k * _saturate(data.transfer_tokens[:, k], data.transfer_unique[:, k], lam_b, xp)
+    tau_other_b = tau_other[..., None] if np.ndim(tau_other) else tau_other
+    raw = target + transfer + tau_other_b * data.other_tokens
+    # Negative transfer can outweigh scarce target data; keep D_eff positive with a smooth
+    # floor at a small share of the target's own effective data.
+    # floor + softplus(raw - floor) at the floor's scale: equal to raw once raw > 2 floor or so.
+    floor = 0.02 * target
+    excess = (raw - floor) / floor
+    return xp.log(floor * (1.0 + xp.maximum(excess, 0.0) + xp.log1p(xp.exp(-xp.abs(excess)))))
+
+
+def build_law_model(data: LawData, config: LawConfig, bts_prior: pd.DataFrame | None = None):
+    """The PyMC model of the hierarchical law.
+
+    Parameters
+    ----------
+    data
+        From :func:`prepare_law_data`.
+    config
+        :class:`LawConfig`.
+    bts_prior
+        For the ATLAS law: index ``(target, source)`` covering ``data.pairs`` with columns
+        ``mean`` and ``sd`` of BTS (from a transfer posterior). ``None``: pooled prior.
+
+    Returns
+    -------
+    pymc.Model
+        Dims ``language``, ``theta``, ``pair``, ``run`` (rows).
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    coords = {"language": list(data.languages), "parameter": list(THETA), "run": np.arange(data.n_rows)}
+    if config.law == "atlas" and data.pairs:
+        coords["pair"] = [f"{s}->{t}" for t, s in data.pairs]
+    with pm.Model(coords=coords) as model:
+        mu = pm.Normal("theta_mu", np.asarray(config.theta_mean), np.asarray(config.theta_scale), dims="parameter")
+        chol, _, _ = pm.LKJCholeskyCov(
+            "theta_cov", n=len(THETA), eta=config.lkj_eta, sd_dist=pm.HalfNormal.dist(np.asarray(config.theta_sd)), compute_corr=True, store_in_trace=False
+        )
+        pm.Deterministic("theta_sd", pt.sqrt(pt.diag(chol @ chol.T)), dims="parameter")
+        z = pm.Normal("theta_z", 0.0, 1.0, dims=("language", "parameter"))
+        theta = pm.Deterministic("theta", mu + z @ chol.T, dims=("language", "parameter"))
+        E = pm.Deterministic("E", pt.exp(theta[:, 0]), dims="language")
+        pm.Deterministic("a", theta[:, 1], dims="language")
+        pm.Deterministic("alpha", theta[:, 2], dims="language")
+        pm.Deterministic("b", theta[:, 3], dims="language")
+        pm.Deterministic("beta", theta[:, 4], dims="language")
+
+        if config.law == "atlas":
+            lam = pm.LogNormal("lam", np.log(config.lam_median), config.lam_log_sd)
+            if data.pairs:
+                if bts_prior is not None:
+                    prior = bts_prior.loc[list(data.pairs)]
+                    bts = pm.Normal("bts", prior["mean"].to_numpy(), prior["sd"].to_numpy(), dims="pair")
+                else:
+                    bts_mu = pm.Normal("bts_mu", config.bts_pooled_mean, config.bts_pooled_sd)
+                    bts_sd = pm.HalfNormal("bts_sd", 0.3)
+                    bts_z = pm.Normal("bts_z", 0.0, 1.0, dims="pair")
+                    bts = pm.Deterministic("bts", bts_mu + bts_sd * bts_z, dims="pair")
+                tau = pm.Deterministic("tau", bts / (2.0 - bts), dims="pair")
+            else:
+                tau = pt.zeros(1)
+            bts_other = pm.Normal("bts_other", 0.0, 0.3)
+            tau_other = pm.Deterministic("tau_other", bts_other / (2.0 - bts_other))
+            log_data = effective_data(data, "atlas", lam, tau, tau_other, xp=pt)
+        else:
+            log_data = np.log(data.total_tokens)
+
+        l = data.language_index
+        data_term = pt.exp(theta[l, 3] - theta[l, 4] * (log_data - np.log(D_REF)))
+        param_term = pt.exp(theta[l, 1] - theta[l, 2] * (data.log_params - np.log(N_REF)))
+        mean_log_loss = pt.log(E[l] + param_term + data_term)
+        sigma = pm.HalfNormal("sigma", config.sigma_scale)
+        pm.StudentT("log_loss", nu=config.student_nu, mu=mean_log_loss, sigma=sigma, observed=data.log_loss, dims="run")
+    return model

@@ -1,0 +1,313 @@
+"""Fit a hierarchical scaling law to a run table: ``bayes_atlas.fit(runs, law=...)``.
+
+The model is :mod:`bayes_atlas.models.law` (per-language Chinchilla/ATLAS parameters drawn
+from a correlated population); sampling and diagnostics are
+:mod:`bayes_atlas.inference`'s. The returned :class:`Fit` predicts losses for new runs
+(posterior predictive draws), summarises per-language parameters with intervals, and
+saves / loads with its config, data hash and package version.
+
+Examples
+--------
+>>> from bayes_atlas import fit
+>>> from bayes_atlas.public_runs import chinchilla_epoch
+>>> result = fit(chinchilla_epoch(), law="chinchilla", random_seed=0)  # doctest: +SKIP
+>>> result.summary()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_atlas.inference import Diagnostics, PosteriorFileError, json_attr, read_posterior, write_posterior
+from bayes_atlas.laws import D_REF, N_REF
+from bayes_atlas.models.law import LAWS, THETA, LawConfig, LawData, effective_data, prepare_law_data
+
+__all__ = ["Fit", "FitInputError", "fit"]
+
+MODEL_NAME = "law"
+SAMPLE_DIMS = ("chain", "draw")
+
+
+class FitInputError(ValueError):
+    """A run table or argument the law fit cannot use; the message says what to change."""
+
+
+def _bts_prior(pairs: tuple[tuple[str, str], ...], transfer: Any) -> pd.DataFrame | None:
+    if transfer is None or not pairs:
+        return None
+    rows = []
+    for target, source in pairs:
+        draws = transfer.predict_pair(source, target).values.ravel()
+        rows.append({"target": target, "source": source, "mean": float(draws.mean()), "sd": float(max(draws.std(), 0.02))})
+    return pd.DataFrame(rows).set_index(["target", "source"])
+
+
+def fit(
+    runs: Any,
+    law: str = "atlas",
+    *,
+    transfer: Any = "default",
+    config: LawConfig | None = None,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    random_seed: int | None = None,
+    nuts_sampler: str = "numpyro",
+    target_accept: float = 0.9,
+    progressbar: bool = True,
+    warn: bool = True,
+) -> Fit:
+    """Sample the posterior of a hierarchical scaling law for ``runs``.
+
+    Parameters
+    ----------
+    runs
+        A :class:`bayes_atlas.runs.RunTable` with per-token losses (``nats/token`` or
+        ``bits/token``). Every row is used: subset it first (``runs.subset(...)``) to drop
+        designs the law does not describe (capacity sweeps, finetunes).
+    law
+        ``"atlas"`` (effective data with repetition and transfer) or ``"chinchilla"``
+        (total tokens).
+    transfer
+        For the ATLAS law, the prior of each transfer weight: ``"default"`` (the shipped
+        transfer posterior), a :class:`bayes_atlas.transfer.TransferFit`, or ``None`` (one
+        pooled prior for all pairs, learnt from the runs).
+    config
+        Priors (:class:`bayes_atlas.models.law.LawConfig`); its ``law`` is set from ``law``.
+    draws, tune, chains, random_seed, nuts_sampler, target_accept, progressbar
+        NUTS settings (:func:`bayes_atlas.inference.sample_nuts`).
+    warn
+        Emit :class:`bayes_atlas.inference.ConvergenceWarning` for failed diagnostics.
+
+    Returns
+    -------
+    Fit
+
+    Raises
+    ------
+    FitInputError
+        For a run table the law cannot use (per-sequence losses, a target with no tokens of
+        its own under the ATLAS law, fewer than 3 rows).
+    """
+    from bayes_atlas.inference import diagnose, sample_nuts, warn_on_diagnostics
+    from bayes_atlas.models.law import build_law_model
+    from bayes_atlas.runs import RunTable
+
+    if law not in LAWS:
+        raise FitInputError(f"law must be one of {LAWS}, got {law!r}")
+    if not isinstance(runs, RunTable):
+        raise FitInputError(f"runs must be a RunTable (RunTable.from_frame / from_csv), got {type(runs).__name__}")
+    if not runs.per_token:
+        raise FitInputError(
+            f"the law is fitted to per-token losses; this table has loss_unit={runs.loss_unit!r} "
+            "(convert to nats or bits per token first)"
+        )
+    if len(runs) < 3:
+        raise FitInputError(f"need at least 3 rows, got {len(runs)}")
+    config = LawConfig.from_dict({**(config or LawConfig()).to_dict(), "law": law})
+    data = prepare_law_data(runs)
+    if law == "atlas":
+        missing = np.flatnonzero(data.target_tokens <= 0)
+        if missing.size:
+            row = int(missing[0])
+            raise FitInputError(
+                f"row {row} (run {data.run_ids[row]!r}, language {runs.frame['language'].iloc[row]!r}) has no tokens of its "
+                f"own language; the ATLAS law needs D_t > 0 ({missing.size} such rows): drop them or use law='chinchilla'"
+            )
+    if transfer == "default":
+        from bayes_atlas.transfer import load_default
+
+        transfer = load_default() if law == "atlas" and data.pairs else None
+    bts_prior = _bts_prior(data.pairs, transfer) if law == "atlas" else None
+    model = build_law_model(data, config, bts_prior)
+    idata, wall = sample_nuts(
+        model,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=random_seed,
+        nuts_sampler=nuts_sampler,
+        target_accept=target_accept,
+        progressbar=progressbar,
+    )
+    diagnostics = diagnose(idata, wall_time_s=wall, sampler=nuts_sampler)
+    if warn:
+        warn_on_diagnostics(diagnostics, what=f"{law} law fit")
+    posterior = idata["posterior"].to_dataset()
+    posterior = posterior.drop_vars([v for v in posterior.data_vars if v.endswith("_z")])
+    meta = {
+        "created": _dt.date.today().isoformat(),
+        "tune": int(tune),
+        "random_seed": random_seed,
+        "data_hash": runs.data_hash(),
+        "n_rows": len(runs),
+        "loss_unit": runs.loss_unit,
+        "log_params_range": [float(data.log_params.min()), float(data.log_params.max())],
+        "log_tokens_range": [float(np.log(data.total_tokens).min()), float(np.log(data.total_tokens).max())],
+        "pairs": [list(p) for p in data.pairs],
+        "transfer_prior": "shipped transfer posterior" if transfer is not None and bts_prior is not None else "pooled",
+    }
+    return Fit(posterior, config, diagnostics, meta)
+
+
+class Fit:
+    """A fitted scaling law: posterior draws, diagnostics and predictions.
+
+    Attributes
+    ----------
+    posterior
+        xarray Dataset with dims ``chain``, ``draw``, ``language`` (``E``, ``a``, ``alpha``,
+        ``b``, ``beta``), ``parameter`` (population ``theta_mu``, ``theta_sd`` of ``theta`` = (log E, a, alpha, b, beta)), ``pair`` (``bts``,
+        ``tau`` of the ATLAS law) and scalars ``lam``, ``tau_other``, ``sigma``.
+    config
+        :class:`bayes_atlas.models.law.LawConfig` (``config.law`` names the law).
+    diagnostics
+        :class:`bayes_atlas.inference.Diagnostics`.
+    meta
+        Data hash, fitted ranges of log N and log D, the transfer pairs, creation date.
+    """
+
+    def __init__(self, posterior: xr.Dataset, config: LawConfig, diagnostics: Diagnostics, meta: dict[str, Any]) -> None:
+        self.posterior = posterior
+        self.config = config
+        self.diagnostics = diagnostics
+        self.meta = dict(meta)
+        self.languages = tuple(str(c) for c in posterior.language.values)
+
+    @property
+    def law(self) -> str:
+        return self.config.law
+
+    @property
+    def n_draws(self) -> int:
+        return int(self.posterior.sizes["chain"] * self.posterior.sizes["draw"])
+
+    def _flat(self, name: str) -> np.ndarray:
+        values = self.posterior[name].values
+        return values.reshape(self.n_draws, *values.shape[2:])
+
+    def _theta_for(self, codes: list[str], rng: np.random.Generator) -> np.ndarray:
+        """(draws, len(codes), 5): fitted languages from the posterior, others from the population."""
+        theta = self._flat("theta")
+        out = np.empty((self.n_draws, len(codes), len(THETA)))
+        position = {code: i for i, code in enumerate(self.languages)}
+        population = None
+        for j, code in enumerate(codes):
+            if code in position:
+                out[:, j] = theta[:, position[code]]
+                continue
+            if population is None:
+                # Population draw: the fitted mean plus a deviation with the fitted spread
+                # and the empirical correlation of the fitted languages' parameters.
+                mu = self._flat("theta_mu")
+                sd = self._flat("theta_sd")
+                corr = np.corrcoef(theta.mean(axis=0).T) if len(self.languages) > 2 else np.eye(len(THETA))
+                chol = np.linalg.cholesky(corr + 1e-9 * np.eye(len(THETA)))
+                population = (mu, sd, chol)
+            mu, sd, chol = population
+            out[:, j] = mu + sd * (rng.standard_normal((self.n_draws, len(THETA))) @ chol.T)
+        return out
+
+    def predict(self, runs: Any, *, noise: bool = True, random_seed: int | None = 0) -> xr.DataArray:
+        """Posterior predictive loss draws for the rows of ``runs``.
+
+        Languages the fit never saw get parameters drawn from the population; transfer
+        pairs it never saw get BTS from the fitted pairs' spread around their mean.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``(chain, draw, run)``; the ``run`` coordinate holds the run ids.
+        """
+        rng = np.random.default_rng(random_seed)
+        data = prepare_law_data(runs)
+        theta = self._theta_for(list(data.languages), rng)[:, data.language_index]
+        if self.law == "atlas":
+            tau_pairs = self._tau_for(data, rng)
+            log_data = effective_data(data, "atlas", self._flat("lam"), tau_pairs, self._flat("tau_other"))
+        else:
+            log_data = np.broadcast_to(np.log(data.total_tokens), (self.n_draws, data.n_rows))
+        mean_log = np.log(
+            np.exp(theta[..., 0])
+            + np.exp(theta[..., 1] - theta[..., 2] * (data.log_params - np.log(N_REF)))
+            + np.exp(theta[..., 3] - theta[..., 4] * (log_data - np.log(D_REF)))
+        )
+        if noise:
+            sigma = self._flat("sigma")[:, None]
+            mean_log = mean_log + sigma * rng.standard_t(self.config.student_nu, size=mean_log.shape)
+        return xr.DataArray(
+            np.exp(mean_log).reshape(self.posterior.sizes["chain"], self.posterior.sizes["draw"], -1),
+            dims=(*SAMPLE_DIMS, "run"),
+            coords={"run": data.run_ids},
+            name="loss",
+            attrs={"law": self.law, "noise": noise},
+        )
+
+    def _tau_for(self, data: LawData, rng: np.random.Generator) -> np.ndarray:
+        fitted = {tuple(p): i for i, p in enumerate(self.meta.get("pairs", []))}
+        out = np.empty((self.n_draws, max(len(data.pairs), 1)))
+        if "bts" in self.posterior:
+            bts = self._flat("bts")
+            centre, spread = bts.mean(), bts.mean(axis=0).std() if bts.shape[1] > 1 else 0.3
+        else:
+            bts, centre, spread = None, 0.0, 0.3
+        for j, pair in enumerate(data.pairs):
+            if bts is not None and pair in fitted:
+                draw = bts[:, fitted[pair]]
+            else:
+                draw = centre + spread * rng.standard_normal(self.n_draws)
+            out[:, j] = draw / (2.0 - draw)
+        return out
+
+    def summary(self, ci: float = 0.9) -> pd.DataFrame:
+        """Per-language law parameters: mean and equal-tailed ``ci`` interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index (``language``, ``parameter``); columns ``mean``, ``sd``, ``lower``, ``upper``.
+        """
+        if not 0 < ci < 1:
+            raise ValueError(f"ci must be in (0, 1), got {ci!r}")
+        rows = []
+        for name in ("E", "a", "alpha", "b", "beta"):
+            draws = self._flat(name)
+            lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+            for j, code in enumerate(self.languages):
+                rows.append((code, name, draws[:, j].mean(), draws[:, j].std(ddof=1), lower[j], upper[j]))
+        for name in ("lam", "tau_other", "sigma"):
+            if name in self.posterior:
+                draws = self._flat(name)
+                lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2])
+                rows.append(("all", name, draws.mean(), draws.std(ddof=1), lower, upper))
+        table = pd.DataFrame(rows, columns=["language", "parameter", "mean", "sd", "lower", "upper"])
+        return table.set_index(["language", "parameter"])
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fit (netCDF, atomically) with its config, data hash and package version."""
+        tree = xr.DataTree.from_dict({"posterior": self.posterior})
+        attrs = {"config": self.config.to_dict(), "diagnostics": self.diagnostics.to_dict(), "meta": self.meta}
+        return write_posterior(tree, path, model=MODEL_NAME, attrs=attrs)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Fit:
+        """Read a fit written by :meth:`save`; refuses files of another model or format."""
+        tree = read_posterior(path, model=MODEL_NAME)
+        try:
+            config = LawConfig.from_dict(json_attr(tree, "config"))
+        except (TypeError, ValueError) as error:
+            raise PosteriorFileError(f"{path}: incompatible law config ({error}); refit and save again") from error
+        return cls(tree["posterior"].to_dataset(), config, Diagnostics.from_dict(json_attr(tree, "diagnostics")), json_attr(tree, "meta"))
+
+    def __repr__(self) -> str:
+        d = self.diagnostics
+        return (
+            f"<Fit {self.law}: {len(self.languages)} languages, {self.meta.get('n_rows')} rows, {self.n_draws} draws; "
+            f"divergences={d.divergences}, max r_hat={d.max_r_hat:.3f}, min ESS={d.min_ess_bulk:.0f}>"
+        )

@@ -1,0 +1,106 @@
+"""Fast tier of the hierarchical law: structure, a small fit, prediction, save/load, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_atlas
+from bayes_atlas.inference import PosteriorFileError
+from bayes_atlas.models.law import LawConfig, prepare_law_data
+from bayes_atlas.runs import RunTable
+from bayes_atlas.scaling import Fit, FitInputError
+
+
+@pytest.fixture(scope="module")
+def mono_runs(study):
+    runs, _ = study
+    keep = (runs.frame["design"] == "monolingual") & runs.frame["language"].isin(["en", "fr", "sw"])
+    return runs.subset(keep.to_numpy())
+
+
+@pytest.fixture(scope="module")
+def bilingual_runs(study):
+    runs, _ = study
+    frame = runs.frame
+    keep = frame["design"].isin(["bilingual"]) & frame["language"].isin(["es", "ca", "pt"])
+    return runs.subset(keep.to_numpy())
+
+
+@pytest.fixture(scope="module")
+def small_fit(mono_runs):
+    return bayes_atlas.fit(mono_runs, law="chinchilla", draws=200, tune=300, chains=2, random_seed=1, progressbar=False, warn=False)
+
+
+def test_prepare_law_data_picks_transfer_sources(bilingual_runs):
+    data = prepare_law_data(bilingual_runs)
+    assert data.n_rows == len(bilingual_runs)
+    assert (data.target_tokens > 0).all()
+    used = data.transfer_tokens > 0
+    assert used[:, 0].all() and not used[:, 1:].any()  # bilingual: one transfer source each
+    for target, source in data.pairs:
+        assert target != source
+
+
+def test_small_chinchilla_fit_structure(small_fit, study):
+    assert small_fit.law == "chinchilla"
+    assert small_fit.languages == ("en", "fr", "sw")
+    assert small_fit.posterior["alpha"].dims == ("chain", "draw", "language")
+    summary = small_fit.summary()
+    assert {"E", "alpha", "beta"} <= set(summary.index.get_level_values("parameter"))
+    _, truth = study
+    # Even a short fit puts the true exponent of English near its interval.
+    alpha_en = summary.loc[("en", "alpha")]
+    assert alpha_en["lower"] - 0.1 < truth.params("en")["alpha"] < alpha_en["upper"] + 0.1
+
+
+def test_predict_covers_the_training_losses(small_fit, mono_runs):
+    draws = small_fit.predict(mono_runs)
+    assert draws.dims == ("chain", "draw", "run")
+    lower, upper = np.quantile(draws.values.reshape(-1, draws.sizes["run"]), [0.05, 0.95], axis=0)
+    observed = mono_runs.frame["loss"].to_numpy()
+    assert np.mean((observed >= lower) & (observed <= upper)) > 0.8
+
+
+def test_unseen_language_gets_a_population_draw(small_fit, study):
+    runs, _ = study
+    other = runs.subset(((runs.frame["design"] == "monolingual") & (runs.frame["language"] == "zh")).to_numpy())
+    seen = small_fit.predict(runs.subset(((runs.frame["design"] == "monolingual") & (runs.frame["language"] == "en")).to_numpy()))
+    unseen = small_fit.predict(other)
+    assert np.isfinite(unseen.values).all()
+    assert float(np.log(unseen).std("draw").mean()) > float(np.log(seen).std("draw").mean())
+
+
+def test_save_load(small_fit, tmp_path):
+    path = small_fit.save(tmp_path / "law.nc")
+    loaded = Fit.load(path)
+    assert loaded.config == small_fit.config
+    assert loaded.meta["data_hash"] == small_fit.meta["data_hash"]
+    pd.testing.assert_frame_equal(loaded.summary(), small_fit.summary())
+    from bayes_atlas.transfer import load_default
+
+    load_default().save(tmp_path / "transfer.nc", max_draws=50)
+    with pytest.raises(PosteriorFileError, match="not a 'law' one"):
+        Fit.load(tmp_path / "transfer.nc")
+
+
+def test_fit_input_errors(mono_runs):
+    with pytest.raises(FitInputError, match="law must be one of"):
+        bayes_atlas.fit(mono_runs, law="kaplan")
+    with pytest.raises(FitInputError, match="RunTable"):
+        bayes_atlas.fit(mono_runs.frame)
+    with pytest.raises(FitInputError, match="at least 3 rows"):
+        bayes_atlas.fit(mono_runs.subset(np.arange(len(mono_runs)) < 2))
+    frame = mono_runs.frame.copy()
+    frame["language"] = "de"  # losses of a language with no tokens of its own
+    with pytest.raises(FitInputError, match="no tokens of its own language"):
+        bayes_atlas.fit(RunTable.from_frame(frame), law="atlas")
+
+
+def test_law_config_validation():
+    with pytest.raises(ValueError, match="law must be one of"):
+        LawConfig(law="x")
+    with pytest.raises(ValueError, match="needs 5 values"):
+        LawConfig(theta_mean=(0.0,))
+    assert LawConfig.from_dict(LawConfig().to_dict()) == LawConfig()
