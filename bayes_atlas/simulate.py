@@ -303,8 +303,10 @@ def _design() -> list[_Run]:
             ratio = MONO_TOKEN_RATIOS[(si + li) % len(MONO_TOKEN_RATIOS)]
             runs.append(_Run(f"mono_{code}_{size:.3g}", "monolingual", size, {code: ratio * size}, (code,)))
     rates = datasets.unimax_rates().set_index("language")["rate_percent"] / 100.0
-    atlas38 = list(datasets.transfer_matrix().target.values)
-    shares = {code: float(rates.get(code, rates["_large_default"])) for code in atlas38}
+    # Unimax covers every language; name the 38 of the matrix plus every evaluated language
+    # (hi is evaluated but not among the 38) and lump the rest into "other".
+    named = list(dict.fromkeys([*datasets.transfer_matrix().target.values, *UNIMAX_EVAL]))
+    shares = {code: float(rates.get(code, rates["_large_default"])) for code in named}
     other_share = 1.0 - sum(shares.values())
     for si, size in enumerate(all_sizes):
         total = (20.0 if si % 2 == 0 else 40.0) * size

@@ -92,10 +92,8 @@ def test_fit_input_errors(mono_runs):
         bayes_atlas.fit(mono_runs.frame)
     with pytest.raises(FitInputError, match="at least 3 rows"):
         bayes_atlas.fit(mono_runs.subset(np.arange(len(mono_runs)) < 2))
-    frame = mono_runs.frame.copy()
-    frame["language"] = "de"  # losses of a language with no tokens of its own
-    with pytest.raises(FitInputError, match="no tokens of its own language"):
-        bayes_atlas.fit(RunTable.from_frame(frame), law="atlas")
+    with pytest.raises(FitInputError, match="per-token losses"):
+        bayes_atlas.fit(RunTable.from_frame(mono_runs.frame, loss_unit="bits/sequence"))
 
 
 def test_law_config_validation():
@@ -104,3 +102,21 @@ def test_law_config_validation():
     with pytest.raises(ValueError, match="needs 5 values"):
         LawConfig(theta_mean=(0.0,))
     assert LawConfig.from_dict(LawConfig().to_dict()) == LawConfig()
+
+
+def test_epoch_chinchilla_runs_match_the_published_fit(mirror):
+    """Real data: Epoch AI's 245 Chinchilla runs; their published estimates sit inside our 90% intervals."""
+    from bayes_atlas.laws import D_REF, N_REF, amplitude_from_reference
+    from bayes_atlas.public_runs import chinchilla_epoch
+
+    result = bayes_atlas.fit(chinchilla_epoch(), law="chinchilla", draws=500, tune=500, chains=4, random_seed=0, progressbar=False)
+    assert result.diagnostics.divergences == 0 and result.diagnostics.max_r_hat < 1.02
+    published = {"E": 1.82, "alpha": 0.348, "beta": 0.366}
+    summary = result.summary()
+    for name, value in published.items():
+        lower, upper = summary.loc[("en", name), ["lower", "upper"]]
+        assert lower - 0.01 <= value <= upper + 0.01, (name, value, lower, upper)
+    A = amplitude_from_reference(result._flat("a")[:, 0], result._flat("alpha")[:, 0], N_REF)
+    B = amplitude_from_reference(result._flat("b")[:, 0], result._flat("beta")[:, 0], D_REF)
+    assert np.quantile(A, 0.05) < 482 < np.quantile(A, 0.95)
+    assert np.quantile(B, 0.05) < 2085 < np.quantile(B, 0.95)

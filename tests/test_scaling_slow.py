@@ -1,0 +1,74 @@
+"""Slow tier of the hierarchical law: held-out coverage on real runs, recovery on the simulated study."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bayes_atlas
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limitation: the fitted noise (0.5% of log loss) does not cover the structural error of extrapolating to the largest runs",
+)
+def test_epoch_largest_compute_runs_are_covered(mirror):
+    # Measured: 90% coverage 0.55, 50% coverage 0.12, held-out residual sd 0.028 vs a fitted
+    # sigma of 0.005; the held-out losses sit on average 0.011 below the prediction.
+    from bayes_atlas.public_runs import chinchilla_epoch
+
+    runs = chinchilla_epoch()
+    compute = runs.frame["training_flop"].to_numpy()
+    held_out = compute >= np.quantile(compute, 0.8)
+    result = bayes_atlas.fit(runs.subset(~held_out), law="chinchilla", random_seed=0, progressbar=False)
+    assert result.diagnostics.converged, result.diagnostics
+    draws = result.predict(runs.subset(held_out)).values.reshape(result.n_draws, -1)
+    observed = runs.frame.loc[held_out, "loss"].to_numpy()
+    coverage = {}
+    for level in (0.5, 0.9):
+        lower, upper = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        coverage[level] = float(np.mean((observed >= lower) & (observed <= upper)))
+    rmse = float(np.sqrt(np.mean((draws.mean(axis=0) - observed) ** 2)))
+    print(f"\nEpoch, top 20% compute held out ({held_out.sum()} runs): coverage {coverage}, RMSE {rmse:.4f}")
+    assert coverage[0.9] >= 0.75
+
+
+def test_monolingual_study_recovery(study):
+    runs, truth = study
+    subset = runs.subset((runs.frame["design"] == "monolingual").to_numpy())
+    result = bayes_atlas.fit(subset, law="atlas", transfer=None, random_seed=0, progressbar=False)
+    summary = result.summary()
+    inside = [
+        summary.loc[(code, name), "lower"] <= truth.params(code)[name] <= summary.loc[(code, name), "upper"]
+        for code in result.languages
+        for name in ("E", "a", "alpha", "b", "beta")
+    ]
+    lam = summary.loc[("all", "lam")]
+    print(f"\nmonolingual study: 90% coverage {np.mean(inside):.3f} of {len(inside)}; lam {lam.to_dict()} (truth {truth.lam:.4f}); {result.diagnostics}")
+    assert result.diagnostics.divergences == 0
+    assert np.mean(inside) >= 0.75
+    assert lam["lower"] <= truth.lam <= lam["upper"]
+
+
+def test_emulated_study_recovery():
+    """The ATLAS-law designs of the simulated study (790 rows, 50 languages) at default settings."""
+    from bayes_atlas.simulate import atlas_study
+
+    runs, truth = atlas_study(seed=0)
+    designs = ["monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual"]
+    subset = runs.subset(runs.frame["design"].isin(designs).to_numpy())
+    result = bayes_atlas.fit(subset, law="atlas", random_seed=0, progressbar=False, warn=False)
+    summary = result.summary()
+    inside = [
+        summary.loc[(code, name), "lower"] <= truth.params(code)[name] <= summary.loc[(code, name), "upper"]
+        for code in result.languages
+        for name in ("E", "a", "alpha", "b", "beta")
+    ]
+    lam, tau_other = summary.loc[("all", "lam")], summary.loc[("all", "tau_other")]
+    print(f"\nemulated study: 90% coverage {np.mean(inside):.3f} of {len(inside)}; lam {lam.to_dict()}; tau_other {tau_other.to_dict()}; {result.diagnostics}")
+    assert result.diagnostics.divergences == 0 and result.diagnostics.max_r_hat <= 1.01
+    assert 0.8 <= np.mean(inside) <= 0.99
+    assert lam["lower"] <= truth.lam <= lam["upper"]
+    assert tau_other["lower"] <= truth.tau_other <= tau_other["upper"]
