@@ -190,7 +190,11 @@ def sample_nuts(
 
         # Parallel chains need one host device per chain, which can only be set before JAX
         # starts (configure_jax); in a process where JAX is already running, run them in turn.
-        chain_method = "parallel" if jax.local_device_count() >= chains else "sequential"
+        # On an accelerator, chains run vectorised on one device.
+        if jax.default_backend() != "cpu":
+            chain_method = "vectorized"
+        else:
+            chain_method = "parallel" if jax.local_device_count() >= chains else "sequential"
         kwargs["nuts"] = {
             "chain_method": chain_method,
             "target_accept": target_accept,

@@ -72,3 +72,25 @@ def test_emulated_study_recovery():
     assert 0.8 <= np.mean(inside) <= 0.99
     assert lam["lower"] <= truth.lam <= lam["upper"]
     assert tau_other["lower"] <= truth.tau_other <= tau_other["upper"]
+
+
+def test_datablations_repetition_rate_and_most_repeated_runs(mirror):
+    """Real data: Muennighoff et al.'s repeated-data runs; hold out the most repeated 10% (>= 227 epochs)."""
+    from bayes_atlas.public_runs import datablations
+
+    runs = datablations()
+    frame = runs.frame
+    keep = (~frame["diverged"]) & frame["variant"].isna() & ~frame["dedup"].astype(bool)
+    epochs = frame["epochs"].to_numpy()
+    held_out = (keep & (epochs >= np.quantile(epochs[keep], 0.9))).to_numpy()
+    result = bayes_atlas.fit(runs.subset(keep.to_numpy() & ~held_out), law="atlas", random_seed=0, progressbar=False)
+    assert result.diagnostics.converged, result.diagnostics
+    lam = result._flat("lam")
+    draws = result.predict(runs.subset(held_out)).values.reshape(result.n_draws, -1)
+    observed = frame.loc[held_out, "loss"].to_numpy()
+    lower, upper = np.quantile(draws, [0.05, 0.95], axis=0)
+    coverage = float(np.mean((observed >= lower) & (observed <= upper)))
+    print(f"\ndatablations: lam {np.median(lam):.4f} [{np.quantile(lam, 0.05):.4f}, {np.quantile(lam, 0.95):.4f}] vs 1/15.4 = {1 / 15.4:.4f}; "
+          f"{held_out.sum()} most-repeated runs held out, 90% coverage {coverage:.3f}")
+    assert 0.5 / 15.4 < np.median(lam) < 2 / 15.4
+    assert coverage >= 0.8

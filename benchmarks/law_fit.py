@@ -1,0 +1,72 @@
+"""The ATLAS law on the emulated study (790 rows, 50 languages) with several NUTS samplers, side by side.
+
+Run: .venv/bin/python benchmarks/law_fit.py [--samplers numpyro,pymc,nutpie --chains 4 --draws 1000]
+GPU: see benchmarks/gpu.sh.
+
+Prints per sampler: wall time (compilation included), divergences, max r_hat, min bulk
+ESS, ESS/s and the ratios to the first sampler. Not yet here (issue 4): the multi-start
+point fit and its 1,000-resample bootstrap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import pandas as pd
+
+from bayes_atlas.inference import configure_jax
+
+DESIGNS = ("monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samplers", default="numpyro")
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    configure_jax(args.chains)  # before JAX starts: one host device per chain
+
+    import bayes_atlas
+    from bayes_atlas.simulate import atlas_study
+
+    runs, _ = atlas_study(seed=args.seed)
+    subset = runs.subset(runs.frame["design"].isin(DESIGNS).to_numpy())
+    rows = []
+    for sampler in args.samplers.split(","):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fit = bayes_atlas.fit(
+                    subset, law="atlas", draws=args.draws, tune=args.tune, chains=args.chains,
+                    random_seed=args.seed, nuts_sampler=sampler, progressbar=False,
+                )
+            except ImportError as error:
+                print(f"{sampler}: skipped ({error})")
+                continue
+        d = fit.diagnostics
+        rows.append(
+            {
+                "sampler": sampler,
+                "wall_s": d.wall_time_s,
+                "divergences": d.divergences,
+                "max_r_hat": d.max_r_hat,
+                "min_ess_bulk": d.min_ess_bulk,
+                "ess_per_s": d.min_ess_bulk / d.wall_time_s,
+            }
+        )
+        print(f"{sampler}: {rows[-1]}", flush=True)
+    table = pd.DataFrame(rows).set_index("sampler")
+    first = table.index[0]
+    table["wall_vs_first"] = table["wall_s"] / table.loc[first, "wall_s"]
+    table["ess_per_s_vs_first"] = table["ess_per_s"] / table.loc[first, "ess_per_s"]
+    with pd.option_context("display.width", 140, "display.float_format", "{:.3f}".format):
+        print(f"\nATLAS law, emulated study ({len(subset)} rows), {args.chains} chains x ({args.tune} + {args.draws})")
+        print(table.to_string())
+
+
+if __name__ == "__main__":
+    main()
