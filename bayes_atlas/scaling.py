@@ -28,7 +28,7 @@ from bayes_atlas.inference import Diagnostics, PosteriorFileError, json_attr, re
 from bayes_atlas.laws import D_REF, N_REF
 from bayes_atlas.models.law import LAWS, THETA, LawConfig, LawData, effective_data, prepare_law_data
 
-__all__ = ["Fit", "FitInputError", "fit"]
+__all__ = ["EMULATED_DESIGNS", "Fit", "FitInputError", "emulated_study_runs", "fit", "model_card"]
 
 MODEL_NAME = "law"
 SAMPLE_DIMS = ("chain", "draw")
@@ -292,9 +292,21 @@ class Fit:
         table = pd.DataFrame(rows, columns=["language", "parameter", "mean", "sd", "lower", "upper"])
         return table.set_index(["language", "parameter"])
 
-    def save(self, path: str | Path) -> Path:
-        """Write the fit (netCDF, atomically) with its config, data hash and package version."""
-        tree = xr.DataTree.from_dict({"posterior": self.posterior})
+    def save(self, path: str | Path, *, max_draws: int | None = None, float32: bool = False) -> Path:
+        """Write the fit (netCDF, atomically) with its config, data hash and package version.
+
+        ``theta`` and ``bts`` are not stored (they are ``log E, a, alpha, b, beta`` and
+        ``2 tau / (1 + tau)``, rebuilt on load). ``max_draws`` thins evenly per chain;
+        ``float32`` halves the file. The stored diagnostics are those of the full fit.
+        """
+        posterior = self.posterior.drop_vars(["theta", "bts"], errors="ignore")
+        if max_draws is not None:
+            per_chain = max(1, int(max_draws) // posterior.sizes["chain"])
+            step = max(1, posterior.sizes["draw"] // per_chain)
+            posterior = posterior.isel(draw=slice(None, None, step)).isel(draw=slice(0, per_chain))
+        if float32:
+            posterior = posterior.map(lambda v: v.astype(np.float32) if v.dtype.kind == "f" else v)
+        tree = xr.DataTree.from_dict({"posterior": posterior})
         attrs = {"config": self.config.to_dict(), "diagnostics": self.diagnostics.to_dict(), "meta": self.meta}
         return write_posterior(tree, path, model=MODEL_NAME, attrs=attrs)
 
@@ -306,7 +318,16 @@ class Fit:
             config = LawConfig.from_dict(json_attr(tree, "config"))
         except (TypeError, ValueError) as error:
             raise PosteriorFileError(f"{path}: incompatible law config ({error}); refit and save again") from error
-        return cls(tree["posterior"].to_dataset(), config, Diagnostics.from_dict(json_attr(tree, "diagnostics")), json_attr(tree, "meta"))
+        posterior = tree["posterior"].to_dataset()
+        posterior = posterior.map(lambda v: v.astype(np.float64) if v.dtype.kind == "f" else v)
+        columns = [np.log(posterior["E"]), posterior["a"], posterior["alpha"], posterior["b"], posterior["beta"]]
+        posterior["theta"] = xr.concat(columns, dim=xr.DataArray(list(THETA), dims="parameter", name="parameter")).transpose(
+            "chain", "draw", "language", "parameter"
+        )
+        if "tau" in posterior:
+            posterior["bts"] = 2.0 * posterior["tau"] / (1.0 + posterior["tau"])
+        diagnostics = Diagnostics.from_dict(json_attr(tree, "diagnostics"))
+        return cls(posterior, config, diagnostics, json_attr(tree, "meta"))
 
     def __repr__(self) -> str:
         d = self.diagnostics
@@ -314,3 +335,64 @@ class Fit:
             f"<Fit {self.law}: {len(self.languages)} languages, {self.meta.get('n_rows')} rows, {self.n_draws} draws; "
             f"divergences={d.divergences}, max r_hat={d.max_r_hat:.3f}, min ESS={d.min_ess_bulk:.0f}>"
         )
+
+
+EMULATED_DESIGNS = ("monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual")
+
+
+def emulated_study_runs(seed: int = 0) -> Any:
+    """The rows of :func:`bayes_atlas.simulate.atlas_study` that the ATLAS law describes.
+
+    Monolingual, Unimax and bilingual designs (790 rows, 50 languages); the capacity sweeps
+    and finetunes belong to the curse and finetune models.
+    """
+    from bayes_atlas.simulate import atlas_study
+
+    runs, _ = atlas_study(seed=seed)
+    return runs.subset(runs.frame["design"].isin(EMULATED_DESIGNS).to_numpy())
+
+
+def model_card(result: Fit, *, title: str, data_note: str, command: str | None = None) -> str:
+    """Markdown model card of a law fit: data, priors, diagnostics, population summary, how to regenerate."""
+    d = result.diagnostics
+    summary = result.summary()
+    population = summary.loc[summary.index.get_level_values("language") == "all"]
+    per_language = summary.drop("all", level="language", errors="ignore")["mean"].unstack("parameter")
+    lines = [
+        f"# {title}",
+        "",
+        f"Created {result.meta.get('created', '?')}; law `{result.law}`; {len(result.languages)} languages, "
+        f"{result.meta.get('n_rows')} rows; data hash `{result.meta.get('data_hash')}`.",
+        "",
+        data_note,
+        "",
+        "## Sampling and diagnostics",
+        "",
+        f"{d.sampler} NUTS, {d.chains} chains x {d.draws} draws after {result.meta.get('tune')} tuning steps, seed "
+        f"{result.meta.get('random_seed')}; wall time {d.wall_time_s:.0f} s (compilation included).",
+        "",
+        f"- divergences: {d.divergences}",
+        f"- max r_hat: {d.max_r_hat:.4f} ({d.worst_r_hat})",
+        f"- min bulk ESS: {d.min_ess_bulk:.0f} ({d.worst_ess}); min tail ESS: {d.min_ess_tail:.0f}",
+        f"- draws at the maximum tree depth: {d.tree_depth_hits}",
+        f"- meets the project's bar (r_hat <= 1.01, no divergences, ESS >= 400): {'yes' if d.converged else 'NO'}",
+        "",
+        "## Shared parameters (mean, sd, 90% interval)",
+        "",
+        "```",
+        population.droplevel("language").round(4).to_string(),
+        "```",
+        "",
+        "## Per-language posterior means",
+        "",
+        "```",
+        per_language.round(3).to_string(),
+        "```",
+        "",
+        "## Regenerate",
+        "",
+        f"`{command or 'bayes-atlas fit --emulated --law atlas --out models/atlas-emulated.nc --card models/atlas-emulated.md'}`",
+        "",
+    ]
+    return "\n".join(lines)
+

@@ -120,3 +120,39 @@ def test_epoch_chinchilla_runs_match_the_published_fit(mirror):
     B = amplitude_from_reference(result._flat("b")[:, 0], result._flat("beta")[:, 0], D_REF)
     assert np.quantile(A, 0.05) < 482 < np.quantile(A, 0.95)
     assert np.quantile(B, 0.05) < 2085 < np.quantile(B, 0.95)
+
+
+def test_fit_command(mono_runs, tmp_path):
+    from click.testing import CliRunner
+
+    from bayes_atlas.cli import main
+
+    csv = tmp_path / "runs.csv"
+    mono_runs.frame.drop(columns=["design"]).to_csv(csv, index=False)
+    out, card = tmp_path / "law.nc", tmp_path / "law.md"
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["fit", str(csv), "--law", "chinchilla", "--out", str(out), "--card", str(card), "--draws", "100", "--tune", "100", "--chains", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert Fit.load(out).languages == ("en", "fr", "sw")
+    assert "## Sampling and diagnostics" in card.read_text()
+    result = runner.invoke(main, ["fit", "--out", str(out)])
+    assert result.exit_code != 0 and "either RUNS_CSV or --emulated" in result.output
+
+
+def test_shipped_emulated_posterior():
+    from bayes_atlas._paths import models_dir
+    from bayes_atlas.scaling import emulated_study_runs
+
+    path = models_dir() / "atlas-emulated.nc"
+    shipped = Fit.load(path)
+    assert shipped.law == "atlas" and len(shipped.languages) == 50
+    assert shipped.diagnostics.converged, shipped.diagnostics
+    assert "EMULATION" in (models_dir() / "atlas-emulated.md").read_text()
+    runs = emulated_study_runs(0)
+    assert shipped.meta["data_hash"] == runs.data_hash()
+    draws = shipped.predict(runs.subset(np.arange(len(runs)) < 40))
+    observed = runs.frame["loss"].to_numpy()[:40]
+    lower, upper = np.quantile(draws.values.reshape(-1, 40), [0.05, 0.95], axis=0)
+    assert np.mean((observed >= lower) & (observed <= upper)) > 0.8
