@@ -122,6 +122,7 @@ def test_epoch_chinchilla_runs_match_the_published_fit(mirror):
     assert np.quantile(B, 0.05) < 2085 < np.quantile(B, 0.95)
 
 
+@pytest.mark.filterwarnings("ignore::bayes_atlas.inference.ConvergenceWarning")  # 100 draws: structure only
 def test_fit_command(mono_runs, tmp_path):
     from click.testing import CliRunner
 
