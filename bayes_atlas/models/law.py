@@ -143,7 +143,7 @@ def prepare_law_data(runs: Any) -> LawData:
     """Turn a :class:`bayes_atlas.runs.RunTable` (per-token losses) into model arrays.
 
     ``K_t`` for each row: the (up to) three named sources other than the target with the most
-    tokens, ties broken by source order; every other token counts as ``other``.
+    tokens, ties broken by language code; every other token counts as ``other``.
     """
     frame = runs.frame
     tokens = runs.tokens
@@ -169,7 +169,7 @@ def prepare_law_data(runs: Any) -> LawData:
             if np.isfinite(unique_values[i, column[target]]):
                 target_unique[i] = unique_values[i, column[target]]
         candidates = [s for s in named if s != target and row[column[s]] > 0]
-        candidates.sort(key=lambda s: -row[column[s]])
+        candidates.sort(key=lambda s: (-row[column[s]], s))
         chosen = candidates[:MAX_TRANSFER_SOURCES]
         for k, source in enumerate(chosen):
             transfer_tokens[i, k] = row[column[source]]
