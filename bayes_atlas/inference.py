@@ -29,6 +29,8 @@ __all__ = [
     "ConvergenceWarning",
     "Diagnostics",
     "PosteriorFileError",
+    "as_float64",
+    "compact_posterior",
     "configure_jax",
     "diagnose",
     "read_posterior",
@@ -330,6 +332,22 @@ def warn_on_diagnostics(diagnostics: Diagnostics, *, what: str = "the fit", stac
             ),
             stacklevel=stacklevel,
         )
+
+
+def compact_posterior(posterior: xr.Dataset, *, max_draws: int | None = None, float32: bool = False) -> xr.Dataset:
+    """Thin ``posterior`` evenly per chain to at most ``max_draws`` in total; optionally store floats in single precision."""
+    if max_draws is not None:
+        per_chain = max(1, int(max_draws) // posterior.sizes["chain"])
+        step = max(1, posterior.sizes["draw"] // per_chain)
+        posterior = posterior.isel(draw=slice(None, None, step)).isel(draw=slice(0, per_chain))
+    if float32:
+        posterior = posterior.map(lambda v: v.astype(np.float32) if v.dtype.kind == "f" else v)
+    return posterior
+
+
+def as_float64(posterior: xr.Dataset) -> xr.Dataset:
+    """Undo :func:`compact_posterior`'s single precision after loading."""
+    return posterior.map(lambda v: v.astype(np.float64) if v.dtype.kind == "f" else v)
 
 
 def write_posterior(tree: xr.DataTree, path: str | Path, *, model: str, attrs: dict[str, Any]) -> Path:

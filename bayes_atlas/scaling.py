@@ -24,7 +24,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_atlas.inference import Diagnostics, PosteriorFileError, json_attr, read_posterior, write_posterior
+from bayes_atlas.inference import (
+    Diagnostics,
+    PosteriorFileError,
+    as_float64,
+    compact_posterior,
+    json_attr,
+    read_posterior,
+    write_posterior,
+)
 from bayes_atlas.laws import D_REF, N_REF
 from bayes_atlas.models.law import LAWS, THETA, LawConfig, LawData, effective_data, prepare_law_data
 
@@ -233,7 +241,7 @@ class Fit:
         theta = self._theta_for(list(data.languages), rng)[:, data.language_index]
         if self.law == "atlas":
             tau_pairs = self._tau_for(data, rng)
-            log_data = effective_data(data, "atlas", self._flat("lam"), tau_pairs, self._flat("tau_other"))
+            log_data = effective_data(data, self._flat("lam"), tau_pairs, self._flat("tau_other"))
         else:
             log_data = np.broadcast_to(np.log(data.total_tokens), (self.n_draws, data.n_rows))
         mean_log = np.log(
@@ -299,13 +307,7 @@ class Fit:
         ``2 tau / (1 + tau)``, rebuilt on load). ``max_draws`` thins evenly per chain;
         ``float32`` halves the file. The stored diagnostics are those of the full fit.
         """
-        posterior = self.posterior.drop_vars(["theta", "bts"], errors="ignore")
-        if max_draws is not None:
-            per_chain = max(1, int(max_draws) // posterior.sizes["chain"])
-            step = max(1, posterior.sizes["draw"] // per_chain)
-            posterior = posterior.isel(draw=slice(None, None, step)).isel(draw=slice(0, per_chain))
-        if float32:
-            posterior = posterior.map(lambda v: v.astype(np.float32) if v.dtype.kind == "f" else v)
+        posterior = compact_posterior(self.posterior.drop_vars(["theta", "bts"], errors="ignore"), max_draws=max_draws, float32=float32)
         tree = xr.DataTree.from_dict({"posterior": posterior})
         attrs = {"config": self.config.to_dict(), "diagnostics": self.diagnostics.to_dict(), "meta": self.meta}
         return write_posterior(tree, path, model=MODEL_NAME, attrs=attrs)
@@ -319,7 +321,7 @@ class Fit:
         except (TypeError, ValueError) as error:
             raise PosteriorFileError(f"{path}: incompatible law config ({error}); refit and save again") from error
         posterior = tree["posterior"].to_dataset()
-        posterior = posterior.map(lambda v: v.astype(np.float64) if v.dtype.kind == "f" else v)
+        posterior = as_float64(posterior)
         columns = [np.log(posterior["E"]), posterior["a"], posterior["alpha"], posterior["b"], posterior["beta"]]
         posterior["theta"] = xr.concat(columns, dim=xr.DataArray(list(THETA), dims="parameter", name="parameter")).transpose(
             "chain", "draw", "language", "parameter"

@@ -33,11 +33,19 @@ import pandas as pd
 import xarray as xr
 
 from bayes_atlas.errors import UnknownLanguageError
-from bayes_atlas.inference import Diagnostics, PosteriorFileError, json_attr, read_posterior, write_posterior
+from bayes_atlas.inference import (
+    Diagnostics,
+    PosteriorFileError,
+    as_float64,
+    compact_posterior,
+    json_attr,
+    read_posterior,
+    write_posterior,
+)
 from bayes_atlas.models.transfer import (
-    NOISE_GROUPS,
     TransferConfig,
     TransferData,
+    pair_indices,
     prepare_transfer_data,
     sample_pair_effects,
 )
@@ -424,14 +432,7 @@ class TransferFit:
         codes = np.asarray(self.languages)
         self._scripts = np.asarray(observed.script.values, dtype=object)
         self._families = np.asarray(observed.family.values, dtype=object)
-        n = len(codes)
-        first, second = np.triu_indices(n, k=1)
-        self._pair_index = np.full((n, n), -1, dtype=np.int64)
-        self._pair_index[first, second] = np.arange(first.size)
-        self._pair_index[second, first] = np.arange(first.size)
-        self._pair_sign = np.zeros((n, n))
-        self._pair_sign[first, second] = 1.0
-        self._pair_sign[second, first] = -1.0
+        first, _, self._pair_index, self._pair_sign = pair_indices(len(codes))
         stored_first = np.asarray(posterior["pair_first"].values, dtype=str)
         if not np.array_equal(stored_first, codes[first]):
             raise PosteriorFileError("pair order of the posterior does not match its languages")
@@ -838,12 +839,7 @@ class TransferFit:
             Store draws in single precision (halves the file; ample for BTS at 0.1 rounding).
         """
         posterior = self.posterior.drop_vars(["symmetric", "asymmetric", "pair_first", "pair_second", "pair"], errors="ignore")
-        if max_draws is not None:
-            per_chain = max(1, int(max_draws) // posterior.sizes["chain"])
-            step = max(1, posterior.sizes["draw"] // per_chain)
-            posterior = posterior.isel(draw=slice(None, None, step)).isel(draw=slice(0, per_chain))
-        if float32:
-            posterior = posterior.map(lambda v: v.astype(np.float32) if v.dtype.kind == "f" else v)
+        posterior = compact_posterior(posterior, max_draws=max_draws, float32=float32)
         tree = xr.DataTree.from_dict({"posterior": posterior, "observed_data": self.observed})
         attrs = {
             "config": self.config.to_dict(),
@@ -874,7 +870,7 @@ class TransferFit:
         meta = json_attr(tree, "meta")
         meta["source_file"] = str(path)
         meta["bayes_atlas_version"] = tree.attrs.get("bayes_atlas_version")
-        posterior = posterior.map(lambda v: v.astype(np.float64) if v.dtype.kind == "f" else v)
+        posterior = as_float64(posterior)
         posterior = _with_pair_effects(posterior, _data_from_observed(observed), int(meta["pair_effect_seed"]))
         fit = cls(posterior, observed, config, diagnostics, meta)
         if fit.data_hash() != tree.attrs.get("data_hash"):

@@ -204,14 +204,12 @@ def _saturate(tokens, unique, lam, xp):  # noqa: ANN001, ANN202
     return xp.where(no_repeat, tokens, repeated)
 
 
-def effective_data(data: LawData, law: str, lam, tau_pairs, tau_other, xp=np):  # noqa: ANN001, ANN201
-    """Effective data per row for ``law``; works on numpy draws and pytensor tensors alike.
+def effective_data(data: LawData, lam, tau_pairs, tau_other, xp=np):  # noqa: ANN001, ANN201
+    """Log of the ATLAS effective data per row; works on numpy draws and pytensor tensors alike.
 
     For numpy, ``lam`` / ``tau_other`` may be ``(draws,)`` and ``tau_pairs`` ``(draws, pairs)``:
     the result is then ``(draws, rows)``.
     """
-    if law == "chinchilla":
-        return xp.log(data.total_tokens) if xp is not np else np.log(data.total_tokens)
     lam_b = lam[..., None] if np.ndim(lam) else lam
     target = _saturate(data.target_tokens, data.target_unique, lam_b, xp)
     transfer = 0.0
@@ -314,7 +312,7 @@ def build_law_model(data: LawData, config: LawConfig, bts_prior: pd.DataFrame | 
             # as ATLAS Table 1 implies (adding D_other lifts R^2 from 0.70 to 0.98).
             log_tau_other = pm.Normal("log_tau_other", np.log(config.tau_other_median), config.tau_other_log_sd)
             tau_other = pm.Deterministic("tau_other", pt.exp(log_tau_other))
-            log_data = effective_data(data, "atlas", lam, tau, tau_other, xp=pt)
+            log_data = effective_data(data, lam, tau, tau_other, xp=pt)
         else:
             log_data = np.log(data.total_tokens)
 

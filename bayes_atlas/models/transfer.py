@@ -158,17 +158,6 @@ class TransferData:
     rounding: float
     main_group: int
 
-    @property
-    def n_languages(self) -> int:
-        return len(self.languages)
-
-    @property
-    def noise_groups_present(self) -> tuple[str, ...]:
-        return tuple(NOISE_GROUPS[g] for g in sorted(set(self.group_matrix[self.observed].tolist())))
-
-    @property
-    def n_observed(self) -> int:
-        return int(self.observed.sum())
 
 
 def pair_indices(n_languages: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
