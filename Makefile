@@ -1,10 +1,11 @@
 # Two entry points, each builds the virtual environment on first use:
-#   make main TARGET=ca   -> the main job (helper languages for a target)
+#   make main TARGET=ca COMPUTE=1e21  -> the main job (a recommendation from the shipped posteriors)
 #   make test             -> the default (fast) test tier
 PYTHON ?= python3.12
 VENV   := .venv
 STAMP  := $(VENV)/.installed-stamp
 TARGET ?= ca
+COMPUTE ?= 1e21
 export JAX_COMPILATION_CACHE_DIR := $(CURDIR)/.cache/jax
 export BAYES_ATLAS_DATA_MIRROR ?= $(abspath $(CURDIR)/../shared/external)
 
@@ -19,7 +20,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 main: $(STAMP)
-	$(VENV)/bin/bayes-atlas helpers --target $(TARGET)
+	$(VENV)/bin/bayes-atlas recommend --target $(TARGET) --compute $(COMPUTE)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

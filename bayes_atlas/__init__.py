@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "datasets",
+    "decisions",
     "inference",
     "languages",
     "laws",
@@ -39,6 +40,10 @@ _EXPORTS = {
     "DatasetError": "errors",
     "fit": "scaling",
     "Fit": "scaling",
+    "posterior_recommend": "decisions",
+    "expand_languages": "decisions",
+    "crossover": "decisions",
+    "Recommendation": "decisions",
 }
 
 __all__ = [*_SUBMODULES, *_EXPORTS, "__version__"]

@@ -185,7 +185,7 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
 @main.command(name="fit")
 @click.argument("runs_csv", required=False, type=click.Path(dir_okay=False, exists=True))
 @click.option("--emulated", is_flag=True, help="Fit the simulated ATLAS study instead of a CSV (labelled an emulation).")
-@click.option("--law", type=click.Choice(["atlas", "chinchilla"]), default="atlas", show_default=True)
+@click.option("--law", type=click.Choice(["atlas", "chinchilla", "curse", "finetune"]), default="atlas", show_default=True)
 @click.option("--loss-unit", default="nats/token", show_default=True, type=click.Choice(["nats/token", "bits/token"]))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="netCDF file to write.")
 @click.option("--card", type=click.Path(dir_okay=False), help="Also write a markdown model card here.")
@@ -195,6 +195,11 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--max-draws", type=click.IntRange(1), help="Store at most this many draws (thinned evenly).")
 @click.option("--float32", is_flag=True, help="Store draws in single precision.")
+@click.option(
+    "--theta-prior",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A law posterior whose per-language parameters become the prior (curse / finetune laws; see bayes_atlas.fit).",
+)
 def fit_command(
     runs_csv: str | None,
     emulated: bool,
@@ -208,28 +213,33 @@ def fit_command(
     seed: int,
     max_draws: int | None,
     float32: bool,
+    theta_prior: str | None,
 ) -> None:
     """Fit a hierarchical scaling law to RUNS_CSV (a run table) or to the emulated study."""
     from bayes_atlas._io import write_atomically
     from bayes_atlas.runs import RunTable, RunTableError
+    from bayes_atlas.inference import PosteriorFileError
     from bayes_atlas.scaling import FitInputError, emulated_study_runs, fit, model_card
 
     if emulated == bool(runs_csv):
         _fail("give either RUNS_CSV or --emulated")
     try:
-        runs = emulated_study_runs(seed) if emulated else RunTable.from_csv(runs_csv, loss_unit=loss_unit)
-        result = fit(runs, law=law, draws=draws, tune=tune, chains=chains, random_seed=seed)
-    except (RunTableError, FitInputError) as err:
+        runs = emulated_study_runs(seed, law) if emulated else RunTable.from_csv(runs_csv, loss_unit=loss_unit)
+        result = fit(runs, law=law, draws=draws, tune=tune, chains=chains, random_seed=seed, theta_prior=theta_prior)
+    except (RunTableError, FitInputError, PosteriorFileError) as err:
         _fail(str(err))
     result.save(out, max_draws=max_draws, float32=float32)
     click.echo(f"wrote {result!r} to {out}")
     if card:
         if emulated:
-            title = "ATLAS law posterior: EMULATION (fitted to simulated runs, not the paper's)"
+            from bayes_atlas.scaling import EMULATED_DESIGNS
+
+            title = f"{law} law posterior: EMULATION (fitted to simulated runs, not the paper's)"
             note = (
-                "Data: bayes_atlas.simulate.atlas_study(seed) restricted to the designs the ATLAS law describes "
-                "(monolingual, Unimax, bilingual; 790 rows, 50 languages). The ATLAS runs are not public: these losses "
-                "come from a stated ground truth calibrated to the printed numbers, so every number below is an emulation."
+                f"Data: bayes_atlas.simulate.atlas_study(seed) restricted to the designs the {law} law describes "
+                f"({', '.join(EMULATED_DESIGNS[law])}; {len(runs)} rows, {len(runs.languages)} languages). The ATLAS runs are "
+                "not public: these losses come from a stated ground truth calibrated to the printed numbers, so every "
+                "number below is an emulation."
             )
         else:
             title, note = f"{law} law posterior", f"Data: {runs_csv}."
@@ -307,3 +317,154 @@ def simulate(seed: int, out: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _float_or_none(value: str | None, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        _fail(f"--{name} must be a number such as 1e21, got {value!r}")
+    return None
+
+
+def _decision_errors() -> tuple[type[Exception], ...]:
+    from bayes_atlas.errors import UnknownLanguageError
+    from bayes_atlas.inference import PosteriorFileError
+
+    return (UnknownLanguageError, ValueError, PosteriorFileError)
+
+
+@main.command()
+@click.option("--target", "-t", required=True, help="Target language, ISO 639 code (e.g. ca).")
+@click.option("--compute", "-c", default=None, help="Training budget in FLOPs (e.g. 1e21).")
+@click.option("--params", "-n", default=None, help="Fix the model size (parameters).")
+@click.option("--tokens", "-d", default=None, help="Fix the total training tokens.")
+@click.option("--unique-tokens", default=None, help="Unique tokens of target text available (data repeat beyond it).")
+@click.option("--languages", default=None, help="Comma-separated co-training languages mixed uniformly with the target.")
+@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--regret", default=0.005, show_default=True, type=click.FloatRange(0, min_open=True), help="Relative loss tolerance of the regret band.")
+@click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A law posterior saved by `bayes-atlas fit`.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def recommend(
+    target: str,
+    compute: str | None,
+    params: str | None,
+    tokens: str | None,
+    unique_tokens: str | None,
+    languages: str | None,
+    ci: float,
+    regret: float,
+    posterior: str | None,
+    as_json: bool,
+) -> None:
+    """Compute-optimal model size and tokens for TARGET with credible intervals, co-training
+    languages, and whether to finetune or pretrain."""
+    import warnings
+
+    from bayes_atlas.decisions import posterior_recommend
+
+    co_training = [c.strip() for c in languages.split(",") if c.strip()] if languages else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rec = posterior_recommend(
+                target,
+                _float_or_none(compute, "compute"),
+                params=_float_or_none(params, "params"),
+                tokens=_float_or_none(tokens, "tokens"),
+                unique_tokens=_float_or_none(unique_tokens, "unique-tokens"),
+                languages=co_training,
+                ci=ci,
+                regret=regret,
+                posterior=posterior,
+            )
+    except _decision_errors() as err:
+        _fail(str(err))
+    if as_json:
+        click.echo(json.dumps(rec.to_dict(), indent=2))
+        return
+    d = rec.decision
+    summary = rec.summary()
+    shown = [q for q in summary.index if not q.startswith(("effective_", "loss_scratch"))]
+    import pandas as pd
+
+    click.echo(f"Recommendation for {rec.target} ({ci:.0%} intervals over {rec.inputs['n_draws']} posterior draws)")
+    with pd.option_context("display.float_format", "{:.4g}".format, "display.width", 120):
+        click.echo(summary.loc[shown].to_string(na_rep=""))
+    if "regret_params_low" in d:
+        click.echo(
+            f"\nRecommended: {d['recommended_params']:.3g} parameters, {d['recommended_tokens']:.3g} tokens "
+            f"(lowest expected loss); any size in [{d['regret_params_low']:.3g}, {d['regret_params_high']:.3g}] "
+            f"is within {100 * d['regret']:.2g}% of it."
+        )
+    if d.get("advice"):
+        click.echo(f"Finetune or pretrain: {d['advice']}.")
+    helpers = rec.helpers
+    click.echo("\nBest co-training languages (transfer posterior):")
+    with pd.option_context("display.float_format", "{:.2f}".format):
+        click.echo(helpers.to_string())
+    for w in rec.warnings:
+        click.echo(f"warning {w.code}: {w.text}", err=True)
+
+
+@main.command()
+@click.option("--factor", "-r", required=True, type=click.FloatRange(0, min_open=True), help="Expansion factor: 2 = twice the languages.")
+@click.option("--language", default=None, help="Use one language's curse exponents (default: the population).")
+@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A curse-law posterior saved by `bayes-atlas fit --law curse`.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def expand(factor: float, language: str | None, ci: float, posterior: str | None, as_json: bool) -> None:
+    """Multipliers of model size, data and compute for going from K to FACTOR x K languages at equal loss."""
+    from bayes_atlas.decisions import expand_languages
+
+    try:
+        result = expand_languages(factor, language=language, ci=ci, posterior=posterior)
+    except _decision_errors() as err:
+        _fail(str(err))
+    title = (
+        f"K -> {factor:g}K languages at equal loss ({'population' if language is None else language}; {ci:.0%} intervals; "
+        "printed = ATLAS Table, point estimates)"
+    )
+    _print_table(result.summary(), as_json, title)
+    if not as_json:
+        for w in result.warnings:
+            click.echo(f"warning {w.code}: {w.text}", err=True)
+
+
+@main.command(name="crossover")
+@click.option("--target", "-t", required=True, help="Target language, ISO 639 code.")
+@click.option("--params", "-n", default="2e9", show_default=True, help="Model size(s), comma-separated.")
+@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A finetune-law posterior.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def crossover_command(target: str, params: str, ci: float, posterior: str | None, as_json: bool) -> None:
+    """Tokens and compute beyond which pretraining from scratch beats finetuning a multilingual checkpoint."""
+    from bayes_atlas.decisions import crossover
+
+    sizes = [_float_or_none(v.strip(), "params") for v in params.split(",") if v.strip()]
+    try:
+        table = crossover(target, sizes, ci=ci, posterior=posterior)
+    except _decision_errors() as err:
+        _fail(str(err))
+    title = (
+        f"Pretrain-vs-finetune crossover for {table.attrs['target']} ({ci:.0%} intervals): below these tokens "
+        "finetune, above them pretrain"
+    )
+    if as_json:
+        _print_table(table, True, title)
+        return
+    import pandas as pd
+
+    click.echo(title)
+    with pd.option_context("display.float_format", "{:.3g}".format, "display.width", 140):
+        click.echo(table.to_string())
+    never = table["p_never"]
+    if (never > 0.5).any():
+        click.echo(
+            f"p_never > 0.5 at {', '.join(f'{n:.3g}' for n in never.index[never > 0.5])} parameters: in most posterior draws "
+            "from-scratch training never catches up (its effective data saturate once the unique tokens repeat), so finetune."
+        )
+    for code in table.attrs.get("caveats", []):
+        click.echo(f"warning {code}", err=True)

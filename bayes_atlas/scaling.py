@@ -34,7 +34,16 @@ from bayes_atlas.inference import (
     write_posterior,
 )
 from bayes_atlas.laws import D_REF, N_REF
-from bayes_atlas.models.law import LAWS, THETA, LawConfig, LawData, effective_data, prepare_law_data
+from bayes_atlas.models.law import (
+    HEAD_START_PARAMS,
+    LAWS,
+    THETA,
+    LawConfig,
+    LawData,
+    effective_data,
+    prepare_law_data,
+    saturate_tokens,
+)
 
 __all__ = ["EMULATED_DESIGNS", "Fit", "FitInputError", "emulated_study_runs", "fit", "model_card"]
 
@@ -56,11 +65,36 @@ def _bts_prior(pairs: tuple[tuple[str, str], ...], transfer: Any) -> pd.DataFram
     return pd.DataFrame(rows).set_index(["target", "source"])
 
 
+def _theta_prior(codes: list[str], prior: Fit) -> tuple[np.ndarray, np.ndarray]:
+    """Per-language mean and Cholesky factor of theta from an earlier fit.
+
+    Fitted languages: the posterior mean and covariance of their five parameters (the
+    correlations matter: b and beta trade off). Others: the fit's population, diagonal.
+    """
+    theta = prior._flat("theta")
+    position = {code: i for i, code in enumerate(prior.languages)}
+    mean = np.empty((len(codes), len(THETA)))
+    chol = np.empty((len(codes), len(THETA), len(THETA)))
+    for j, code in enumerate(codes):
+        if code in position:
+            draws = theta[:, position[code]]
+            mean[j], cov = draws.mean(axis=0), np.cov(draws, rowvar=False)
+        elif "theta_mu" in prior.posterior:
+            mu, spread = prior._flat("theta_mu"), prior._flat("theta_sd")
+            mean[j] = mu.mean(axis=0)
+            cov = np.diag((spread**2).mean(axis=0) + mu.var(axis=0))
+        else:
+            raise FitInputError(f"theta_prior has no parameters for {code!r} and no population to draw them from")
+        chol[j] = np.linalg.cholesky(cov + 1e-8 * np.eye(len(THETA)))
+    return mean, chol
+
+
 def fit(
     runs: Any,
     law: str = "atlas",
     *,
     transfer: Any = "default",
+    theta_prior: Any = None,
     config: LawConfig | None = None,
     draws: int = 1000,
     tune: int = 1000,
@@ -81,12 +115,24 @@ def fit(
         ``bits/token``). Every row is used: subset it first (``runs.subset(...)``) to drop
         designs the law does not describe (capacity sweeps, finetunes).
     law
-        ``"atlas"`` (effective data with repetition and transfer) or ``"chinchilla"``
-        (total tokens).
+        ``"atlas"`` (effective data with repetition and transfer), ``"chinchilla"`` (total
+        tokens), ``"curse"`` (the curse of multilinguality: runs mixing K languages
+        uniformly, with per-language ``phi``/``psi``; include monolingual runs so K = 1 is
+        seen) or ``"finetune"`` (from-scratch runs and runs continued from a multilingual
+        checkpoint, ``checkpoint`` column set; per-language floor penalty ``delta`` and a
+        shared head start). See :mod:`bayes_atlas.models.law`.
     transfer
         For the ATLAS law, the prior of each transfer weight: ``"default"`` (the shipped
         transfer posterior), a :class:`bayes_atlas.transfer.TransferFit`, or ``None`` (one
         pooled prior for all pairs, learnt from the runs).
+    theta_prior
+        An earlier :class:`Fit` (or a path to one) whose posterior becomes the prior of every
+        language's ``(log E, a, alpha, b, beta)`` (independent normals, moment-matched;
+        languages it lacks get its population). Use it when the runs barely separate those
+        parameters, as in the capacity sweeps (tokens are 40 N / K in every run) or the
+        finetune runs (three model sizes): the shipped curse and finetune emulations take
+        the ATLAS-law emulation as their prior. Do not pass a fit of the same runs (that
+        counts them twice). Default: a learnt population.
     config
         Priors (:class:`bayes_atlas.models.law.LawConfig`); its ``law`` is set from ``law``.
     draws, tune, chains, random_seed, nuts_sampler, target_accept, dense_mass, progressbar
@@ -124,12 +170,27 @@ def fit(
         raise FitInputError(f"need at least 3 rows, got {len(runs)}")
     config = LawConfig.from_dict({**(config or LawConfig()).to_dict(), "law": law})
     data = prepare_law_data(runs)
+    if law in ("curse", "finetune"):
+        missing = np.flatnonzero(data.target_tokens <= 0)
+        if missing.size:
+            rows = ", ".join(f"{data.run_ids[i]} ({data.languages[data.language_index[i]]})" for i in missing[:5])
+            raise FitInputError(
+                f"the {law} law needs tokens of the evaluated language in every row; {missing.size} row(s) have none, "
+                f"e.g. {rows}: drop them (runs.subset(...))"
+            )
+    if law == "finetune" and not (data.finetuned.any() and (~data.finetuned).any()):
+        raise FitInputError(
+            "the finetune law needs both finetuned rows (checkpoint column set) and from-scratch rows; "
+            f"this table has {int(data.finetuned.sum())} finetuned of {data.n_rows}"
+        )
     if transfer == "default":
         from bayes_atlas.transfer import load_default
 
         transfer = load_default() if law == "atlas" and data.pairs else None
     bts_prior = _bts_prior(data.pairs, transfer) if law == "atlas" else None
-    model = build_law_model(data, config, bts_prior)
+    prior_fit = Fit.load(theta_prior) if isinstance(theta_prior, str | Path) else theta_prior
+    theta_moments = _theta_prior(list(data.languages), prior_fit) if prior_fit is not None else None
+    model = build_law_model(data, config, bts_prior, theta_moments)
     if dense_mass is None:
         dense_mass = len(data.languages) <= 3
     idata, wall = sample_nuts(
@@ -159,6 +220,10 @@ def fit(
         "log_tokens_range": [float(np.log(data.total_tokens).min()), float(np.log(data.total_tokens).max())],
         "pairs": [list(p) for p in data.pairs],
         "transfer_prior": "shipped transfer posterior" if transfer is not None and bts_prior is not None else "pooled",
+        "dataset": str(runs.meta.get("dataset", "")),
+        "theta_prior": None if prior_fit is None else f"{prior_fit.law} law fit of {prior_fit.meta.get('n_rows')} rows",
+        # Simulated tables (bayes_atlas.simulate) say so; decisions from them carry warning BA202.
+        "emulated": bool(runs.meta.get("emulated", False)),
     }
     return Fit(posterior, config, diagnostics, meta)
 
@@ -238,17 +303,7 @@ class Fit:
         """
         rng = np.random.default_rng(random_seed)
         data = prepare_law_data(runs)
-        theta = self._theta_for(list(data.languages), rng)[:, data.language_index]
-        if self.law == "atlas":
-            tau_pairs = self._tau_for(data, rng)
-            log_data = effective_data(data, self._flat("lam"), tau_pairs, self._flat("tau_other"))
-        else:
-            log_data = np.broadcast_to(np.log(data.total_tokens), (self.n_draws, data.n_rows))
-        mean_log = np.log(
-            np.exp(theta[..., 0])
-            + np.exp(theta[..., 1] - theta[..., 2] * (data.log_params - np.log(N_REF)))
-            + np.exp(theta[..., 3] - theta[..., 4] * (log_data - np.log(D_REF)))
-        )
+        mean_log = self._mean_log_loss(data, rng)
         if noise:
             sigma = self._flat("sigma")[:, None]
             mean_log = mean_log + sigma * rng.standard_t(self.config.student_nu, size=mean_log.shape)
@@ -259,6 +314,56 @@ class Fit:
             name="loss",
             attrs={"law": self.law, "noise": noise},
         )
+
+    def effect_draws(self, name: str, codes: list[str], rng: np.random.Generator | None = None) -> np.ndarray:
+        """(draws, len(codes)) of a pooled per-language effect (``phi``, ``psi``, ``log_delta``).
+
+        Fitted languages take their posterior draws; others a draw from the pooled
+        distribution (``<name>_mu + <name>_sd z``).
+        """
+        rng = np.random.default_rng(0) if rng is None else rng
+        if name not in self.posterior:
+            raise ValueError(f"this {self.law} fit has no {name!r}")
+        fitted = self._flat(name)
+        position = {code: i for i, code in enumerate(self.languages)}
+        out = np.empty((self.n_draws, len(codes)))
+        for j, code in enumerate(codes):
+            if code in position:
+                out[:, j] = fitted[:, position[code]]
+            elif f"{name}_mu" in self.posterior:
+                out[:, j] = self._flat(f"{name}_mu") + self._flat(f"{name}_sd") * rng.standard_normal(self.n_draws)
+            else:
+                raise ValueError(f"language {code!r} was not fitted and a single-language fit has no population for {name!r}")
+        return out
+
+    def _mean_log_loss(self, data: LawData, rng: np.random.Generator) -> np.ndarray:
+        """(draws, rows) noise-free log loss of the law at the rows of ``data``."""
+        codes = list(data.languages)
+        theta = self._theta_for(codes, rng)[:, data.language_index]
+        log_param_term = theta[..., 1] - theta[..., 2] * (data.log_params - np.log(N_REF))
+        floor = np.exp(theta[..., 0])
+        if self.law == "atlas":
+            tau_pairs = self._tau_for(data, rng)
+            log_data = effective_data(data, self._flat("lam"), tau_pairs, self._flat("tau_other"))
+        elif self.law == "chinchilla":
+            log_data = np.broadcast_to(np.log(data.total_tokens), (self.n_draws, data.n_rows))
+        else:
+            own = saturate_tokens(data.target_tokens, data.target_unique, self._flat("lam")[:, None], np)
+            if self.law == "finetune":
+                head = np.exp(
+                    self._flat("log_head_start")[:, None]
+                    + self._flat("head_exponent")[:, None] * (data.log_params - np.log(HEAD_START_PARAMS))
+                )
+                own = own + data.finetuned * head
+                delta = np.exp(self.effect_draws("log_delta", codes, rng))[:, data.language_index]
+                floor = floor + data.finetuned * delta
+            log_data = np.log(own)
+        log_data_term = theta[..., 3] - theta[..., 4] * (log_data - np.log(D_REF))
+        if self.law == "curse":
+            log_K = np.log(data.mixture_size)
+            log_param_term = log_param_term + self.effect_draws("phi", codes, rng)[:, data.language_index] * log_K
+            log_data_term = log_data_term + self.effect_draws("psi", codes, rng)[:, data.language_index] * log_K
+        return np.log(floor + np.exp(log_param_term) + np.exp(log_data_term))
 
     def _tau_for(self, data: LawData, rng: np.random.Generator) -> np.ndarray:
         fitted = {tuple(p): i for i, p in enumerate(self.meta.get("pairs", []))}
@@ -292,7 +397,13 @@ class Fit:
             lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
             for j, code in enumerate(self.languages):
                 rows.append((code, name, draws[:, j].mean(), draws[:, j].std(ddof=1), lower[j], upper[j]))
-        for name in ("lam", "tau_other", "sigma"):
+        for name in ("phi", "psi", "delta"):
+            if name in self.posterior:
+                draws = self._flat(name)
+                lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+                for j, code in enumerate(self.languages):
+                    rows.append((code, name, draws[:, j].mean(), draws[:, j].std(ddof=1), lower[j], upper[j]))
+        for name in ("lam", "tau_other", "phi_mu", "psi_mu", "head_start", "head_exponent", "sigma"):
             if name in self.posterior:
                 draws = self._flat(name)
                 lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2])
@@ -339,19 +450,28 @@ class Fit:
         )
 
 
-EMULATED_DESIGNS = ("monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual")
+#: Designs of :func:`bayes_atlas.simulate.atlas_study` each law is fitted to.
+EMULATED_DESIGNS = {
+    "atlas": ("monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual"),
+    "chinchilla": ("monolingual", "monolingual_2b"),
+    "curse": ("capacity",),
+    "finetune": ("finetune", "scratch_curve"),
+}
 
 
-def emulated_study_runs(seed: int = 0) -> Any:
-    """The rows of :func:`bayes_atlas.simulate.atlas_study` that the ATLAS law describes.
+def emulated_study_runs(seed: int = 0, law: str = "atlas") -> Any:
+    """The rows of :func:`bayes_atlas.simulate.atlas_study` that ``law`` describes.
 
-    Monolingual, Unimax and bilingual designs (790 rows, 50 languages); the capacity sweeps
-    and finetunes belong to the curse and finetune models.
+    ``atlas``: monolingual, Unimax and bilingual designs (790 rows, 50 languages);
+    ``curse``: the capacity sweeps (K = 1 comes from the ATLAS-law prior); ``finetune``: the
+    finetuned runs and their from-scratch counterparts; ``chinchilla``: monolingual runs.
     """
     from bayes_atlas.simulate import atlas_study
 
+    if law not in EMULATED_DESIGNS:
+        raise FitInputError(f"law must be one of {tuple(EMULATED_DESIGNS)}, got {law!r}")
     runs, _ = atlas_study(seed=seed)
-    return runs.subset(runs.frame["design"].isin(EMULATED_DESIGNS).to_numpy())
+    return runs.subset(runs.frame["design"].isin(EMULATED_DESIGNS[law]).to_numpy())
 
 
 def model_card(result: Fit, *, title: str, data_note: str, command: str | None = None) -> str:

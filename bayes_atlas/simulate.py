@@ -22,7 +22,7 @@ The truth law (one row = one run evaluated on language t, N parameters):
   (cross-lingual effects of the mixture are carried by K^psi, as in the paper's own law);
 - finetuned rows (continued training of a Unimax checkpoint, ATLAS Sec. 6)::
 
-      L = E_t + delta_t + exp(a_t - alpha_t log(N/N0)) + exp(b_t - beta_t log((D + D_ckpt(N))/D0))
+      L = E_t + delta_t + exp(a_t - alpha_t log(N/N0)) + exp(b_t - beta_t log((S(D) + D_ckpt(N))/D0))
 
   where ``D_ckpt(N) = ckpt_tokens_2b (N / 2e9)^ckpt_exponent`` is what the checkpoint is
   worth in target tokens (a head start) and ``delta_t`` > 0 a higher floor; ``delta_t`` is set
@@ -140,17 +140,18 @@ class StudyTruth:
         """Tokens at which from-scratch training overtakes finetuning (true, noise-free)."""
         row = self.params(language)
         head = float(self.checkpoint_head_start(params))
-        gap = _make_gap(row, head, self.D0)
+        gap = _make_gap(row, head, self.D0, self.lam)
         log_tokens = brentq(lambda log_d: gap(np.exp(log_d)) - row["finetune_delta"], np.log(1e6), np.log(1e16))
         return float(np.exp(log_tokens))
 
 
-def _make_gap(row: pd.Series, head_start: float, D0: float):  # noqa: ANN202
+def _make_gap(row: pd.Series, head_start: float, D0: float, lam: float):  # noqa: ANN202
     """Scratch minus finetuned data term (without delta) as a function of tokens D."""
 
     def gap(D: float) -> float:
-        scratch = np.exp(row["b"] - row["beta"] * np.log(D / D0))
-        finetuned = np.exp(row["b"] - row["beta"] * np.log((D + head_start) / D0))
+        own = float(saturate(D, row["unique_tokens"], lam))
+        scratch = np.exp(row["b"] - row["beta"] * np.log(own / D0))
+        finetuned = np.exp(row["b"] - row["beta"] * np.log((own + head_start) / D0))
         return float(scratch - finetuned)
 
     return gap
@@ -237,7 +238,7 @@ def default_truth(seed: int = 20260, *, sigma: float = 0.01) -> StudyTruth:
     deltas = pd.Series(np.nan, index=table.index)
     for code in FINETUNE_LANGUAGES:
         crossover = float(printed[code]) if code in printed.index else float(np.exp(rng.uniform(np.log(1.44e11), np.log(2.83e11))))
-        gap = _make_gap(table.loc[code], float(truth.checkpoint_head_start(2e9)), truth.D0)
+        gap = _make_gap(table.loc[code], float(truth.checkpoint_head_start(2e9)), truth.D0, truth.lam)
         deltas[code] = gap(crossover)
     table["finetune_delta"] = deltas
     return truth
@@ -375,7 +376,8 @@ def _expected(run: _Run, target: str, truth: StudyTruth, tau: pd.DataFrame) -> f
     if run.design == "finetune":
         head = float(truth.checkpoint_head_start(run.params))
         floor = p["E"] + p["finetune_delta"]
-        return float(chinchilla_loss(run.params, run.tokens[target] + head, floor, A, p["alpha"], B, p["beta"]))
+        own = float(saturate(run.tokens[target], U(target), truth.lam))
+        return float(chinchilla_loss(run.params, own + head, floor, A, p["alpha"], B, p["beta"]))
     k_t = _transfer_sources(target, run.tokens)
     d_eff = float(
         atlas_effective_data(
@@ -461,6 +463,7 @@ def atlas_study(seed: int = 0, truth: StudyTruth | None = None) -> tuple[RunTabl
         frame,
         meta={
             "dataset": "simulated ATLAS study (bayes_atlas.simulate.atlas_study) - an emulation, not the paper's runs",
+            "emulated": True,
             "seed": seed,
             "units": "params: parameters; tokens_*: training tokens; loss: nats/token (simulated)",
         },

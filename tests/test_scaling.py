@@ -157,3 +157,52 @@ def test_shipped_emulated_posterior():
     observed = runs.frame["loss"].to_numpy()[:40]
     lower, upper = np.quantile(draws.values.reshape(-1, 40), [0.05, 0.95], axis=0)
     assert np.mean((observed >= lower) & (observed <= upper)) > 0.8
+
+
+@pytest.fixture(scope="module")
+def curse_runs(study):
+    runs, _ = study
+    frame = runs.frame
+    keep = frame["language"].isin(["de", "fr", "es"]) & (
+        (frame["design"] == "monolingual_2b") | frame["mixture"].isin(["4v0", "8v0", "16v0"])
+    )
+    return runs.subset(keep.to_numpy())
+
+
+def test_curse_law_fit_structure_and_prediction(curse_runs, tmp_path):
+    data = prepare_law_data(curse_runs)
+    assert set(np.unique(data.mixture_size)) == {1.0, 4.0, 8.0, 16.0}
+    result = bayes_atlas.fit(curse_runs, law="curse", draws=150, tune=200, chains=2, random_seed=3, progressbar=False, warn=False)
+    assert result.posterior["phi"].dims == ("chain", "draw", "language")
+    assert {"phi", "psi"} <= set(result.summary().index.get_level_values("parameter"))
+    predicted = result.predict(curse_runs, noise=False).median(("chain", "draw")).values
+    assert np.median(np.abs(predicted / curse_runs.frame["loss"].to_numpy() - 1)) < 0.03
+    loaded = Fit.load(result.save(tmp_path / "curse.nc"))
+    assert loaded.law == "curse"
+    np.testing.assert_allclose(loaded.posterior["psi"].values, result.posterior["psi"].values)
+    # An unseen language gets phi/psi from the pooled distribution.
+    assert loaded.effect_draws("phi", ["sw"]).std() > 0
+
+
+def test_finetune_law_needs_both_kinds_of_rows(study):
+    runs, _ = study
+    frame = runs.frame
+    scratch_only = runs.subset((frame["design"] == "scratch_curve").to_numpy())
+    with pytest.raises(FitInputError, match="finetuned rows"):
+        bayes_atlas.fit(scratch_only, law="finetune")
+    both = runs.subset((frame["design"].isin(["finetune", "scratch_curve"]) & frame["language"].isin(["en", "de"])).to_numpy())
+    result = bayes_atlas.fit(both, law="finetune", draws=150, tune=200, chains=2, random_seed=4, progressbar=False, warn=False)
+    assert result.posterior["delta"].dims == ("chain", "draw", "language")
+    assert float(result.posterior["head_start"].median()) > 1e9
+    predicted = result.predict(both, noise=False).median(("chain", "draw")).values
+    assert np.median(np.abs(predicted / both.frame["loss"].to_numpy() - 1)) < 0.03
+
+
+def test_curse_law_rejects_rows_without_target_tokens(study):
+    runs, _ = study
+    unimax = runs.subset((runs.frame["design"] == "unimax").to_numpy())
+    frame = unimax.frame.copy()
+    frame.loc[0, "tokens_en"] = 0.0
+    broken = RunTable.from_frame(frame)
+    with pytest.raises(FitInputError, match="tokens of the evaluated language"):
+        bayes_atlas.fit(broken, law="curse")

@@ -108,7 +108,7 @@ def test_user_truth_recovery():
     languages["beta"] = languages["beta"] + 0.05
     truth = base.replace(languages=languages, lam=0.1, tau_other=0.1)
     runs, truth = atlas_study(seed=3, truth=truth)
-    subset = runs.subset(runs.frame["design"].isin(EMULATED_DESIGNS).to_numpy())
+    subset = runs.subset(runs.frame["design"].isin(EMULATED_DESIGNS["atlas"]).to_numpy())
     result = bayes_atlas.fit(subset, law="atlas", random_seed=3, progressbar=False, warn=False)
     summary = result.summary()
     inside = [

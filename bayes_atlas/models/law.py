@@ -14,7 +14,15 @@ the law:
   S(D_other)`` with the repetition saturation ``S`` (rate ``lam``), ``K_t`` the three named
   sources with the most tokens in the run, and ``tau = BTS / (2 - BTS)`` per (target,
   source) pair: its BTS has a normal prior moment-matched to a transfer posterior when one
-  is given, else a pooled normal prior shared by all pairs.
+  is given, else a pooled normal prior shared by all pairs;
+- ``curse`` (ATLAS Sec. 5): ``D = S(D_t; U_t)``, the target's own tokens, and the two terms
+  are multiplied by ``K^phi_l`` and ``K^psi_l`` where ``K`` is the number of languages in the
+  run's mixture; ``phi_l`` and ``psi_l`` are partially pooled (non-centred normals);
+- ``finetune`` (ATLAS Sec. 6): rows with a ``checkpoint`` continue a multilingual
+  checkpoint, ``L = E_l + delta_l + A_l/N^alpha_l + B_l/(S(D_t) + H(N))^beta_l`` with a floor
+  penalty ``delta_l > 0`` (log-normal, pooled) and a head start worth
+  ``H(N) = H_2B (N / 2e9)^gamma`` target tokens; rows without a checkpoint are from-scratch
+  runs of the same language, ``D = S(D_t)``.
 
 The likelihood is a Student-t on log loss (robust to the odd diverged run).
 """
@@ -29,9 +37,11 @@ import pandas as pd
 
 from bayes_atlas.laws import D_REF, N_REF
 
-__all__ = ["LAWS", "LawConfig", "LawData", "build_law_model", "prepare_law_data"]
+__all__ = ["HEAD_START_PARAMS", "LAWS", "LawConfig", "LawData", "build_law_model", "prepare_law_data", "saturate_tokens"]
 
-LAWS = ("atlas", "chinchilla")
+LAWS = ("atlas", "chinchilla", "curse", "finetune")
+#: Model size at which the finetuning head start ``H_2B`` is stated.
+HEAD_START_PARAMS = 2e9
 THETA = ("log_E", "a", "alpha", "b", "beta")
 MAX_TRANSFER_SOURCES = 3
 
@@ -43,7 +53,7 @@ class LawConfig:
     Parameters
     ----------
     law
-        ``"atlas"`` or ``"chinchilla"``.
+        One of :data:`LAWS`: ``"atlas"``, ``"chinchilla"``, ``"curse"``, ``"finetune"``.
     theta_mean, theta_scale
         Normal prior means and scales of the population mean of
         ``(log E, a, alpha, b, beta)``.
@@ -61,6 +71,16 @@ class LawConfig:
         Prior of the pooled BTS mean when no transfer posterior is given.
     tau_other_median, tau_other_log_sd
         Log-normal prior of the weight of "other" tokens (positive).
+    phi_mean, phi_scale, phi_sd, psi_mean, psi_scale, psi_sd
+        Curse law: normal priors of the pooled means of ``phi`` and ``psi`` and half-normal
+        scales of their spread over languages (ATLAS prints 0.11 and -0.04 pooled; the
+        default priors are wide around 0).
+    delta_median, delta_log_sd, delta_spread
+        Finetune law: log-normal prior of the median floor penalty, and half-normal scale of
+        its log-spread over languages.
+    head_start_median, head_start_log_sd, head_exponent_mean, head_exponent_sd
+        Finetune law: log-normal prior of the head start ``H_2B`` (target tokens a 2B
+        checkpoint is worth) and normal prior of its exponent ``gamma`` in N.
     parameterization
         Of the per-language parameters. ``"noncentered"`` (default) measured better on the
         emulated study at every size tried: 7 x 20 monolingual runs (0 vs 17 divergences) and
@@ -83,6 +103,19 @@ class LawConfig:
     bts_pooled_sd: float = 0.3
     tau_other_median: float = 0.05
     tau_other_log_sd: float = 1.0
+    phi_mean: float = 0.0
+    phi_scale: float = 0.2
+    phi_sd: float = 0.05
+    psi_mean: float = 0.0
+    psi_scale: float = 0.2
+    psi_sd: float = 0.05
+    delta_median: float = 0.01
+    delta_log_sd: float = 1.5
+    delta_spread: float = 0.5
+    head_start_median: float = 1e10
+    head_start_log_sd: float = 1.5
+    head_exponent_mean: float = 0.5
+    head_exponent_sd: float = 0.5
     parameterization: str = "noncentered"
 
     def __post_init__(self) -> None:
@@ -133,6 +166,8 @@ class LawData:
     pairs: tuple[tuple[str, str], ...]  # (target, source)
     log_loss: np.ndarray
     run_ids: np.ndarray
+    mixture_size: np.ndarray  # K: named languages with tokens in the run (>= 1)
+    finetuned: np.ndarray  # bool: the run continued a checkpoint
 
     @property
     def n_rows(self) -> int:
@@ -143,7 +178,9 @@ def prepare_law_data(runs: Any) -> LawData:
     """Turn a :class:`bayes_atlas.runs.RunTable` (per-token losses) into model arrays.
 
     ``K_t`` for each row: the (up to) three named sources other than the target with the most
-    tokens, ties broken by language code; every other token counts as ``other``.
+    tokens, ties broken by language code; every other token counts as ``other``. The
+    mixture size ``K`` (curse law) counts the named languages with tokens, at least 1; a row
+    is ``finetuned`` when its ``checkpoint`` column is set.
     """
     frame = runs.frame
     tokens = runs.tokens
@@ -192,10 +229,14 @@ def prepare_law_data(runs: Any) -> LawData:
         pairs=tuple(pair_index),
         log_loss=np.log(frame["loss"].to_numpy(dtype=float)),
         run_ids=frame["run_id"].astype(str).to_numpy(),
+        mixture_size=np.maximum((token_values[:, [column[s] for s in named]] > 0).sum(axis=1), 1).astype(float)
+        if named
+        else np.ones(n),
+        finetuned=frame["checkpoint"].notna().to_numpy() if "checkpoint" in frame.columns else np.zeros(n, dtype=bool),
     )
 
 
-def _saturate(tokens, unique, lam, xp):  # noqa: ANN001, ANN202
+def saturate_tokens(tokens, unique, lam, xp=np):  # noqa: ANN001, ANN201
     """S(D; U) for array backends (pytensor.tensor or numpy); U = inf means no repetition."""
     finite_unique = np.where(np.isfinite(unique), unique, 1.0)
     excess = np.maximum(tokens / finite_unique - 1.0, 0.0)
@@ -211,14 +252,14 @@ def effective_data(data: LawData, lam, tau_pairs, tau_other, xp=np):  # noqa: AN
     the result is then ``(draws, rows)``.
     """
     lam_b = lam[..., None] if np.ndim(lam) else lam
-    target = _saturate(data.target_tokens, data.target_unique, lam_b, xp)
+    target = saturate_tokens(data.target_tokens, data.target_unique, lam_b, xp)
     transfer = 0.0
     for k in range(MAX_TRANSFER_SOURCES):
         used = data.transfer_tokens[:, k] > 0
         if not used.any():
             continue
         tau_k = tau_pairs[..., data.transfer_pair[:, k]]
-        transfer = transfer + used * tau_k * _saturate(data.transfer_tokens[:, k], data.transfer_unique[:, k], lam_b, xp)
+        transfer = transfer + used * tau_k * saturate_tokens(data.transfer_tokens[:, k], data.transfer_unique[:, k], lam_b, xp)
     tau_other_b = tau_other[..., None] if np.ndim(tau_other) else tau_other
     raw = target + transfer + tau_other_b * data.other_tokens
     # Negative transfer can outweigh scarce target data; keep D_eff positive with a smooth
@@ -229,7 +270,29 @@ def effective_data(data: LawData, lam, tau_pairs, tau_other, xp=np):  # noqa: AN
     return xp.log(floor * (1.0 + xp.maximum(excess, 0.0) + xp.log1p(xp.exp(-xp.abs(excess)))))
 
 
-def build_law_model(data: LawData, config: LawConfig, bts_prior: pd.DataFrame | None = None):
+def _pooled_effect(name: str, mean: float, scale: float, spread: float, n_languages: int):  # noqa: ANN202
+    """A per-language effect ``name`` (dims ``language``): pooled mean + spread, non-centred.
+
+    With one language there is no spread to learn: the effect gets the pooled prior widened
+    by the prior spread scale.
+    """
+    import pymc as pm
+
+    if n_languages == 1:
+        value = pm.Normal(f"{name}_single", mean, float(np.hypot(scale, spread)))
+        return pm.Deterministic(name, value[None], dims="language")
+    centre = pm.Normal(f"{name}_mu", mean, scale)
+    sd = pm.HalfNormal(f"{name}_sd", spread)
+    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="language")
+    return pm.Deterministic(name, centre + sd * z, dims="language")
+
+
+def build_law_model(
+    data: LawData,
+    config: LawConfig,
+    bts_prior: pd.DataFrame | None = None,
+    theta_prior: tuple[np.ndarray, np.ndarray] | None = None,
+):
     """The PyMC model of the hierarchical law.
 
     Parameters
@@ -241,6 +304,11 @@ def build_law_model(data: LawData, config: LawConfig, bts_prior: pd.DataFrame | 
     bts_prior
         For the ATLAS law: index ``(target, source)`` covering ``data.pairs`` with columns
         ``mean`` and ``sd`` of BTS (from a transfer posterior). ``None``: pooled prior.
+    theta_prior
+        ``(mean, chol)`` of shapes ``(languages, 5)`` and ``(languages, 5, 5)``: a
+        multivariate normal prior of every language's ``theta`` (moment-matched to an
+        earlier law posterior, correlations included) instead of the learnt population. ``theta_mu`` / ``theta_sd`` are then the mean and spread of the
+        fitted languages per draw.
 
     Returns
     -------
@@ -255,7 +323,16 @@ def build_law_model(data: LawData, config: LawConfig, bts_prior: pd.DataFrame | 
         coords["pair"] = [f"{s}->{t}" for t, s in data.pairs]
     with pm.Model(coords=coords) as model:
         n_languages = len(data.languages)
-        if n_languages == 1:
+        if theta_prior is not None:
+            prior_mean, prior_chol = (np.asarray(v, dtype=float) for v in theta_prior)
+            z = pm.Normal("theta_z", 0.0, 1.0, dims=("language", "parameter"))
+            theta = pm.Deterministic(
+                "theta", prior_mean + (prior_chol * z[:, None, :]).sum(axis=-1), dims=("language", "parameter")
+            )
+            if n_languages > 1:
+                pm.Deterministic("theta_mu", theta.mean(axis=0), dims="parameter")
+                pm.Deterministic("theta_sd", theta.std(axis=0), dims="parameter")
+        elif n_languages == 1:
             # No population to learn from one language: the prior of its parameters is the
             # population prior with the population spread folded in.
             scale = np.sqrt(np.asarray(config.theta_scale) ** 2 + np.asarray(config.theta_sd) ** 2)
@@ -291,8 +368,9 @@ def build_law_model(data: LawData, config: LawConfig, bts_prior: pd.DataFrame | 
         pm.Deterministic("b", theta[:, 3], dims="language")
         pm.Deterministic("beta", theta[:, 4], dims="language")
 
-        if config.law == "atlas":
+        if config.law != "chinchilla":
             lam = pm.LogNormal("lam", np.log(config.lam_median), config.lam_log_sd)
+        if config.law == "atlas":
             if data.pairs:
                 if bts_prior is not None:
                     prior = bts_prior.loc[list(data.pairs)]
@@ -313,13 +391,37 @@ def build_law_model(data: LawData, config: LawConfig, bts_prior: pd.DataFrame | 
             log_tau_other = pm.Normal("log_tau_other", np.log(config.tau_other_median), config.tau_other_log_sd)
             tau_other = pm.Deterministic("tau_other", pt.exp(log_tau_other))
             log_data = effective_data(data, lam, tau, tau_other, xp=pt)
-        else:
+        elif config.law == "chinchilla":
             log_data = np.log(data.total_tokens)
+        else:
+            own_data = saturate_tokens(data.target_tokens, data.target_unique, lam, pt)
+            log_data = pt.log(own_data)
 
         l = data.language_index
-        data_term = pt.exp(theta[l, 3] - theta[l, 4] * (log_data - np.log(D_REF)))
-        param_term = pt.exp(theta[l, 1] - theta[l, 2] * (data.log_params - np.log(N_REF)))
-        mean_log_loss = pt.log(E[l] + param_term + data_term)
+        log_param_term = theta[l, 1] - theta[l, 2] * (data.log_params - np.log(N_REF))
+        floor = E[l]
+        if config.law == "curse":
+            phi = _pooled_effect("phi", config.phi_mean, config.phi_scale, config.phi_sd, n_languages)
+            psi = _pooled_effect("psi", config.psi_mean, config.psi_scale, config.psi_sd, n_languages)
+            log_K = np.log(data.mixture_size)
+            log_param_term = log_param_term + phi[l] * log_K
+            log_data_term = theta[l, 3] - theta[l, 4] * (log_data - np.log(D_REF)) + psi[l] * log_K
+        elif config.law == "finetune":
+            log_delta = _pooled_effect(
+                "log_delta", np.log(config.delta_median), config.delta_log_sd, config.delta_spread, n_languages
+            )
+            delta = pm.Deterministic("delta", pt.exp(log_delta), dims="language")
+            log_head = pm.Normal("log_head_start", np.log(config.head_start_median), config.head_start_log_sd)
+            head_exponent = pm.Normal("head_exponent", config.head_exponent_mean, config.head_exponent_sd)
+            pm.Deterministic("head_start", pt.exp(log_head))
+            head = pt.exp(log_head + head_exponent * (data.log_params - np.log(HEAD_START_PARAMS)))
+            finetuned = data.finetuned.astype(float)
+            log_data = pt.log(own_data + finetuned * head)
+            floor = floor + finetuned * delta[l]
+            log_data_term = theta[l, 3] - theta[l, 4] * (log_data - np.log(D_REF))
+        else:
+            log_data_term = theta[l, 3] - theta[l, 4] * (log_data - np.log(D_REF))
+        mean_log_loss = pt.log(floor + pt.exp(log_param_term) + pt.exp(log_data_term))
         sigma = pm.HalfNormal("sigma", config.sigma_scale)
         pm.StudentT("log_loss", nu=config.student_nu, mu=mean_log_loss, sigma=sigma, observed=data.log_loss, dims="run")
     return model

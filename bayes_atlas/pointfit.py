@@ -1,0 +1,285 @@
+"""Multi-start Huber point fits of the laws ATLAS compares (the field's method), per language.
+
+Each target language gets its own least-Huber fit of log loss (Hoffmann et al. 2022:
+Huber delta 1e-3 on log residuals, L-BFGS-B from a grid of starts, keep the best), for
+
+- ``csl``: Chinchilla, ``D`` = total tokens;
+- ``dcsl``: data-constrained (Muennighoff et al. 2023), ``D'`` the repetition-saturated
+  *target* tokens with the published ``R*_D = 15.39`` and ``N'`` with ``R*_N = 5.31``;
+- ``msl``: He et al. 2024, Chinchilla on total tokens times ``p^-gamma`` with ``p`` the
+  share of the target's language family in the mixture;
+- ``atlas_dt``: ATLAS with ``D_eff = S(D_t)`` (repetition rate fitted);
+- ``atlas_dt_other``: ``+ tau_other S(D_other)`` (every non-target token is "other");
+- ``atlas``: the full law, ``+ tau_k S(D_k)`` for the three largest named sources.
+
+Amplitudes are fitted at reference scale (``a``, ``b`` at N0 = 1e9, D0 = 1e10) so the
+optimiser does not fight the A-alpha collinearity. :func:`bootstrap` resamples rows and
+refits, which is how the field gets intervals today.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+
+from bayes_atlas.laws import D_REF, N_REF, R_D_STAR, R_N_STAR
+from bayes_atlas.models.law import MAX_TRANSFER_SOURCES, LawData, prepare_law_data, saturate_tokens
+
+__all__ = ["POINT_LAWS", "PointFit", "bootstrap", "point_fit"]
+
+POINT_LAWS = ("csl", "dcsl", "msl", "atlas_dt", "atlas_dt_other", "atlas")
+BASE = ("log_E", "a", "alpha", "b", "beta")
+_EXTRA = {
+    "csl": (),
+    "dcsl": (),
+    "msl": ("gamma",),
+    "atlas_dt": ("log_lam",),
+    "atlas_dt_other": ("log_lam", "log_tau_other"),
+    "atlas": ("log_lam", "log_tau_other"),
+}
+_BOUNDS = {
+    "log_E": (np.log(0.05), np.log(5.0)),
+    "a": (-8.0, 4.0),
+    "alpha": (0.02, 1.5),
+    "b": (-8.0, 4.0),
+    "beta": (0.02, 1.5),
+    "gamma": (-1.0, 1.0),
+    "log_lam": (np.log(1e-3), np.log(2.0)),
+    "log_tau_other": (np.log(1e-4), np.log(2.0)),
+    "tau": (-0.9, 3.0),
+}
+
+
+def _huber(residual: np.ndarray, delta: float) -> np.ndarray:
+    absolute = np.abs(residual)
+    return np.where(absolute <= delta, 0.5 * residual**2, delta * (absolute - 0.5 * delta))
+
+
+def _family_share(runs: Any) -> np.ndarray:
+    """Share of each row's tokens in languages of the evaluated language's family (MSL's p)."""
+    from bayes_atlas.languages import language_info
+
+    tokens = runs.tokens
+    family = {}
+    for code in [*tokens.columns, *runs.languages]:
+        if code not in family:
+            try:
+                family[code] = language_info(code)["family"] if code != "other" else None
+            except ValueError:
+                family[code] = None
+    total = tokens.sum(axis=1).to_numpy()
+    share = np.empty(len(runs))
+    for i, target in enumerate(runs.frame["language"].to_numpy()):
+        same = [c for c in tokens.columns if c == target or (family[c] is not None and family[c] == family[target])]
+        share[i] = tokens.iloc[i][same].sum() / total[i]
+    return np.clip(share, 1e-6, 1.0)
+
+
+class _Rows:
+    """The arrays of one language's rows."""
+
+    def __init__(self, data: LawData, rows: np.ndarray, family_share: np.ndarray) -> None:
+        self.log_N = data.log_params[rows]
+        self.total = data.total_tokens[rows]
+        self.target = data.target_tokens[rows]
+        self.target_unique = data.target_unique[rows]
+        self.transfer = data.transfer_tokens[rows]
+        self.transfer_unique = data.transfer_unique[rows]
+        self.pair = data.transfer_pair[rows]
+        self.other = data.other_tokens[rows]
+        self.p = family_share[rows]
+        self.log_loss = data.log_loss[rows]
+        self.slot_cache: dict[str, Any] = {}
+
+
+def _slots(rows: _Rows, pair_slots: dict[int, int]) -> np.ndarray:
+    """(rows, K) index into [0, tau_1, tau_2, ...]: 0 where a source slot is unused (cached)."""
+    key = id(pair_slots)
+    if rows.slot_cache.get("key") != key:
+        lookup = np.vectorize(lambda p: pair_slots.get(int(p), -1) + 1)
+        rows.slot_cache.update(key=key, slot=np.where(rows.transfer > 0, lookup(rows.pair), 0))
+    return rows.slot_cache["slot"]
+
+
+def _log_loss(law: str, theta: np.ndarray, rows: _Rows, pair_slots: dict[int, int]) -> np.ndarray:
+    log_E, a, alpha, b, beta = theta[:5]
+    extra = theta[5:]
+    log_N_rel = rows.log_N - np.log(N_REF)
+    if law in ("csl", "msl"):
+        D = rows.total
+    elif law == "dcsl":
+        D = saturate_tokens(np.maximum(rows.target, 1.0), rows.target_unique, 1.0 / R_D_STAR)
+        # N' of the data-constrained law: parameters beyond those compute-optimal for the
+        # unique data decay like repeated tokens (only matters for small unique counts).
+        A, B = np.exp(a + alpha * np.log(N_REF)), np.exp(b + beta * np.log(D_REF))
+        G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
+        finite_U = np.where(np.isfinite(rows.target_unique), rows.target_unique, np.inf)
+        U_N = np.minimum(G * (finite_U * G) ** (beta / alpha), np.exp(rows.log_N))
+        R_N = np.maximum(np.exp(rows.log_N) / U_N - 1.0, 0.0)
+        N_eff = U_N + U_N * R_N_STAR * -np.expm1(-R_N / R_N_STAR)
+        log_N_rel = np.log(N_eff) - np.log(N_REF)
+    else:
+        lam = np.exp(extra[0])
+        D = saturate_tokens(rows.target, rows.target_unique, lam)
+        if law == "atlas_dt_other":
+            D = D + np.exp(extra[1]) * (rows.total - rows.target)
+        elif law == "atlas":
+            D = D + np.exp(extra[1]) * rows.other
+            taus = np.concatenate([[0.0], extra[2:]])  # slot 0: unused source
+            slot = _slots(rows, pair_slots)
+            for k in range(MAX_TRANSFER_SOURCES):
+                used = rows.transfer[:, k] > 0
+                if used.any():
+                    D = D + taus[slot[:, k]] * saturate_tokens(rows.transfer[:, k], rows.transfer_unique[:, k], lam)
+        D = np.maximum(D, 1e-3 * np.maximum(rows.target, 1.0))
+    value = np.exp(log_E) + np.exp(a - alpha * log_N_rel) + np.exp(b - beta * (np.log(np.maximum(D, 1.0)) - np.log(D_REF)))
+    log_value = np.log(value)
+    if law == "msl":
+        log_value = log_value - extra[0] * np.log(rows.p)
+    return log_value
+
+
+@dataclass
+class PointFit:
+    """Per-language point estimates of one law.
+
+    Attributes
+    ----------
+    law
+        One of :data:`POINT_LAWS`.
+    params
+        Index ``language``; one column per parameter (``log_E``, ``a``, ``alpha``, ``b``,
+        ``beta`` and the law's extras; ``tau[<source>]`` for the full ATLAS law).
+    objective
+        Best Huber objective per language.
+    """
+
+    law: str
+    params: pd.DataFrame
+    objective: pd.Series
+
+    def predict(self, runs: Any) -> np.ndarray:
+        """Predicted loss for every row of ``runs`` (NaN for a language the fit lacks).
+
+        Transfer pairs the fit never saw get tau = 0.
+        """
+        data = prepare_law_data(runs)
+        share = _family_share(runs) if self.law == "msl" else np.ones(data.n_rows)
+        out = np.full(data.n_rows, np.nan)
+        for code in data.languages:
+            if code not in self.params.index:
+                continue
+            rows_idx = np.flatnonzero(np.asarray(data.languages)[data.language_index] == code)
+            rows = _Rows(data, rows_idx, share)
+            theta, slots = self._theta(code, data, rows)
+            out[rows_idx] = np.exp(_log_loss(self.law, theta, rows, slots))
+        return out
+
+    def _theta(self, code: str, data: LawData, rows: _Rows) -> tuple[np.ndarray, dict[int, int]]:
+        row = self.params.loc[code]
+        names = [*BASE, *_EXTRA[self.law]]
+        theta = [float(row[n]) for n in names]
+        slots: dict[int, int] = {}
+        if self.law == "atlas":
+            for p in np.unique(rows.pair[rows.transfer > 0]):
+                source = data.pairs[p][1]
+                slots[int(p)] = len(slots)
+                value = row.get(f"tau[{source}]", np.nan)
+                theta.append(0.0 if not np.isfinite(value) else float(value))
+        return np.asarray(theta), slots
+
+
+def point_fit(
+    runs: Any, law: str = "atlas", *, n_starts: int = 12, huber_delta: float = 1e-3, seed: int = 0, min_rows: int = 5
+) -> PointFit:
+    """Fit ``law`` separately to each language's rows of ``runs`` by multi-start Huber.
+
+    Parameters
+    ----------
+    runs
+        A :class:`bayes_atlas.runs.RunTable` (per-token losses).
+    law
+        One of :data:`POINT_LAWS`.
+    n_starts
+        Random starts per language (plus one at the centre of the bounds); the best wins.
+    huber_delta
+        Huber threshold on log-loss residuals (Hoffmann et al. use 1e-3).
+    seed
+        Seed of the starts.
+    min_rows
+        Languages with fewer rows are skipped (a per-language fit needs more rows than it has
+        parameters; that is what the hierarchical fit is for).
+
+    Returns
+    -------
+    PointFit
+
+    Examples
+    --------
+    >>> from bayes_atlas.scaling import emulated_study_runs
+    >>> runs = emulated_study_runs()  # doctest: +SKIP
+    >>> point_fit(runs, "csl").params.loc["en"]  # doctest: +SKIP
+    """
+    if law not in POINT_LAWS:
+        raise ValueError(f"law must be one of {POINT_LAWS}, got {law!r}")
+    data = prepare_law_data(runs)
+    share = _family_share(runs) if law == "msl" else np.ones(data.n_rows)
+    rng = np.random.default_rng(seed)
+    records, objectives = {}, {}
+    codes = np.asarray(data.languages)[data.language_index]
+    for code in data.languages:
+        rows_idx = np.flatnonzero(codes == code)
+        if rows_idx.size < min_rows:
+            continue
+        rows = _Rows(data, rows_idx, share)
+        names = [*BASE, *_EXTRA[law]]
+        slots: dict[int, int] = {}
+        if law == "atlas":
+            for p in np.unique(rows.pair[rows.transfer > 0]):
+                slots[int(p)] = len(slots)
+                names.append(f"tau[{data.pairs[p][1]}]")
+        bounds = [_BOUNDS["tau"] if n.startswith("tau[") else _BOUNDS[n] for n in names]
+        low, high = np.array(bounds).T
+
+        def objective(theta: np.ndarray, rows: _Rows = rows, slots: dict[int, int] = slots) -> float:
+            residual = _log_loss(law, theta, rows, slots) - rows.log_loss
+            value = float(np.sum(_huber(residual, huber_delta)))
+            return value if np.isfinite(value) else 1e10
+
+        starts = [0.5 * (low + high)] + [low + (high - low) * rng.uniform(0.15, 0.85, len(names)) for _ in range(n_starts)]
+        best = None
+        for start in starts:
+            result = minimize(objective, start, method="L-BFGS-B", bounds=bounds)
+            if best is None or result.fun < best.fun:
+                best = result
+        records[code] = dict(zip(names, best.x, strict=True))
+        objectives[code] = float(best.fun)
+    params = pd.DataFrame.from_dict(records, orient="index")
+    params.index.name = "language"
+    return PointFit(law, params, pd.Series(objectives, name="objective"))
+
+
+def bootstrap(runs: Any, law: str = "atlas", *, n_resamples: int = 1000, seed: int = 0, **kwargs: Any) -> list[PointFit]:
+    """Refit ``law`` on ``n_resamples`` row resamples (with replacement, within language).
+
+    The spread of the refits' predictions is the field's usual interval. Slow by nature:
+    see ``benchmarks/law_fit.py`` for its cost against one Bayesian fit.
+    """
+    rng = np.random.default_rng(seed)
+    frame = runs.frame
+    groups = [np.flatnonzero(frame["language"].to_numpy() == code) for code in runs.languages]
+    fits = []
+    for i in range(n_resamples):
+        chosen = np.concatenate([rng.choice(g, size=g.size, replace=True) for g in groups])
+        fits.append(point_fit(_resample(runs, chosen), law, seed=seed + i, **kwargs))
+    return fits
+
+
+def _resample(runs: Any, rows: np.ndarray) -> Any:
+    from bayes_atlas.runs import RunTable
+
+    return RunTable(runs.frame.iloc[rows].reset_index(drop=True), runs.loss_unit, runs.kind, dict(runs.meta))
