@@ -21,8 +21,10 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "datasets",
     "decisions",
+    "evaluation",
     "inference",
     "languages",
+    "pointfit",
     "laws",
     "models",
     "public_runs",
@@ -44,6 +46,7 @@ _EXPORTS = {
     "expand_languages": "decisions",
     "crossover": "decisions",
     "Recommendation": "decisions",
+    "evaluate": "evaluation",
 }
 
 __all__ = [*_SUBMODULES, *_EXPORTS, "__version__"]

@@ -163,7 +163,12 @@ def evaluate_transfer(
 @click.option("--permutations", default=2000, show_default=True, type=click.IntRange(1))
 @click.option("--format", "formats", default="png,pdf", show_default=True, help="Comma-separated file formats.")
 def figures(out: str, posterior: str | None, permutations: int, formats: str) -> None:
-    """Regenerate the transfer figures (heatmap, script/family, asymmetry) with uncertainty into OUT."""
+    """Regenerate the study's figures with posterior bands into OUT (PNG and PDF).
+
+    Fig. 1 compute_optimal, Fig. 2 transfer_heatmap, Fig. 3 script_family and
+    transfer_asymmetry, Fig. 4 curse, Fig. 5 expansion, Fig. 6 finetune, Fig. 7
+    crossover_compute. The law figures use the shipped emulated posteriors (labelled so).
+    """
     from pathlib import Path
 
     from bayes_atlas import figures as figs
@@ -176,6 +181,11 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
         "transfer_heatmap": figs.transfer_heatmap(fit),
         "script_family": figs.script_family_plot(script_family_tests(fit, n_permutations=permutations)),
         "transfer_asymmetry": figs.asymmetry_plot(fit),
+        "compute_optimal": figs.compute_optimal_plot(),
+        "curse": figs.curse_plot(),
+        "expansion": figs.expansion_plot(),
+        "finetune": figs.finetune_plot(),
+        "crossover_compute": figs.crossover_compute_plot(),
     }
     for name, fig in made.items():
         for path in figs.save_figure(fig, directory / name, formats=kinds):
@@ -468,3 +478,56 @@ def crossover_command(target: str, params: str, ci: float, posterior: str | None
         )
     for code in table.attrs.get("caveats", []):
         click.echo(f"warning {code}", err=True)
+
+
+@main.command(name="evaluate")
+@click.argument("runs_csv", required=False, type=click.Path(dir_okay=False, exists=True))
+@click.option("--laws", default="csl,dcsl,msl,atlas_dt,atlas_dt_other,atlas,bayes_atlas", show_default=True, help="Comma-separated.")
+@click.option("--splits", default="random,D,N,C,M", show_default=True, help="Comma-separated held-out sets (ATLAS Table 1).")
+@click.option("--languages", default="en,fr,ru,zh,hi,sw,es,de", show_default=True, help="Evaluated languages.")
+@click.option("--starts", default=8, show_default=True, type=click.IntRange(1), help="Starts per language of the point fits.")
+@click.option("--draws", default=1000, show_default=True, type=click.IntRange(1), help="NUTS draws per chain of the Bayesian fits.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the tidy table (CSV) here.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def evaluate_command(
+    runs_csv: str | None, laws: str, splits: str, languages: str, starts: int, draws: int, seed: int, out: str | None, as_json: bool
+) -> None:
+    """Re-run ATLAS Table 1: held-out R^2 of point-fitted laws and of the Bayesian ATLAS law (with coverage).
+
+    RUNS_CSV is a run table; default the emulated study's ATLAS-law rows (an emulation).
+    The Bayesian law is refitted once per split (minutes each).
+    """
+    from bayes_atlas._io import write_atomically
+    from bayes_atlas.evaluation import evaluate
+    from bayes_atlas.runs import RunTable, RunTableError
+    from bayes_atlas.scaling import FitInputError
+
+    def split_list(text: str) -> tuple[str, ...]:
+        return tuple(v.strip() for v in text.split(",") if v.strip())
+
+    try:
+        runs = RunTable.from_csv(runs_csv) if runs_csv else None
+        table = evaluate(
+            runs,
+            laws=split_list(laws),
+            splits=split_list(splits),
+            languages=split_list(languages),
+            seed=seed,
+            n_starts=starts,
+            fit_kwargs={"draws": draws, "tune": draws},
+            progress=not as_json,
+        )
+    except (RunTableError, FitInputError, ValueError) as err:
+        _fail(str(err))
+    if out:
+        write_atomically(out, lambda tmp: table.to_csv(tmp, index=False))
+    mean = table[table["language"] == "mean"]
+    r2 = mean.pivot(index="law", columns="split", values="r2")
+    if as_json:
+        _print_table(mean.set_index(["split", "law"]), True, "held-out R^2 (mean over languages) and coverage")
+        return
+    _print_table(r2, False, "Held-out R^2, mean over the evaluated languages (ATLAS Table 1 layout)")
+    coverage = mean.dropna(subset=["coverage90"]).set_index("split")[["coverage50", "coverage90", "n_test"]]
+    if len(coverage):
+        _print_table(coverage, False, "\nBayesian ATLAS law: coverage of the 50% / 90% posterior predictive intervals")

@@ -28,7 +28,18 @@ if TYPE_CHECKING:
 
     from bayes_atlas.transfer import TransferFit
 
-__all__ = ["OKABE_ITO", "asymmetry_plot", "save_figure", "script_family_plot", "transfer_heatmap"]
+__all__ = [
+    "OKABE_ITO",
+    "asymmetry_plot",
+    "compute_optimal_plot",
+    "crossover_compute_plot",
+    "curse_plot",
+    "expansion_plot",
+    "finetune_plot",
+    "save_figure",
+    "script_family_plot",
+    "transfer_heatmap",
+]
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
@@ -186,5 +197,188 @@ def asymmetry_plot(fit: TransferFit, *, ci: float = 0.9, label_top: int = 8, tit
     ax.set_ylabel("BTS(b -> a)")
     ax.set_title(title or f"Transfer asymmetry: {n * (n - 1) // 2} language pairs, {ci:.0%} intervals")
     ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+# -- the law figures (ATLAS Figs. 1, 4-7), from the decision posteriors ------------------------
+
+EMULATION_NOTE = "EMULATION: posterior fitted to simulated runs of the ATLAS design"
+
+
+def _band(ax, x: np.ndarray, draws: np.ndarray, color: str, label: str, ci: float) -> None:  # noqa: ANN001
+    lower, median, upper = np.nanquantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2], axis=0)
+    ax.fill_between(x, lower, upper, color=color, alpha=0.25, linewidth=0)
+    ax.plot(x, median, color=color, label=label, linewidth=1.6)
+
+
+def _emulation_footer(fig: Figure, fits: Sequence[object]) -> None:
+    if any(getattr(f, "meta", {}).get("emulated") for f in fits):
+        fig.text(0.99, 0.005, EMULATION_NOTE, ha="right", va="bottom", fontsize=7, color="#555555")
+
+
+def compute_optimal_plot(
+    languages: Sequence[str] = ("en", "fr", "ru", "zh", "hi", "sw"),
+    computes: np.ndarray | None = None,
+    *,
+    ci: float = 0.9,
+    posterior: object = None,
+) -> Figure:
+    """Compute-optimal model size and tokens against compute per language (ATLAS Fig. 1).
+
+    Median and ``ci`` band over posterior draws of :func:`bayes_atlas.posterior_recommend`
+    (published unique-token counts, so sw and hi bend toward parameters once data repeat).
+    """
+    import warnings
+
+    from bayes_atlas.decisions import load_posterior, posterior_recommend
+
+    plt = _pyplot()
+    computes = np.geomspace(1e18, 1e24, 13) if computes is None else np.asarray(computes, dtype=float)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True)
+    for color, code in zip(OKABE_ITO, languages, strict=False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            recs = [posterior_recommend(code, c, posterior=posterior, warn=False, helpers=1) for c in computes]
+        for ax, key in zip(axes, ("params", "tokens"), strict=True):
+            _band(ax, computes, np.stack([r.draws[key] for r in recs], axis=1), color, code, ci)
+    for ax, label in zip(axes, ("compute-optimal parameters N*", "compute-optimal tokens D*"), strict=True):
+        ax.set(xscale="log", yscale="log", xlabel="training compute C (FLOPs)", ylabel=label)
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].legend(title="target", fontsize=8, frameon=False)
+    fig.suptitle(f"Compute-optimal allocation per language (median, {ci:.0%} band)")
+    _emulation_footer(fig, [load_posterior("law", posterior)])
+    fig.tight_layout()
+    return fig
+
+
+def curse_plot(
+    languages: Sequence[str] = ("en", "fr", "zh", "hi", "sw"),
+    mixture_sizes: Sequence[int] = (1, 2, 4, 8, 16, 24, 32, 50),
+    *,
+    params: float = 2.03e9,
+    total_tokens: float = 8.12e10,
+    ci: float = 0.9,
+    posterior: object = None,
+) -> Figure:
+    """Loss of a language against the number of languages K it shares a model with (ATLAS Fig. 4).
+
+    Fixed model size and total tokens, K languages sampled uniformly (each gets
+    ``total_tokens / K``), from the curse-law posterior: ``E + K^phi A/N^alpha + K^psi B/S(D/K)^beta``.
+    """
+    from bayes_atlas.decisions import load_posterior
+    from bayes_atlas.laws import D_REF, N_REF, saturate
+
+    plt = _pyplot()
+    fit = load_posterior("curse", posterior)
+    K = np.asarray(mixture_sizes, dtype=float)
+    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(6.2, 4.4))
+    for color, code in zip(OKABE_ITO, languages, strict=False):
+        theta = fit._theta_for([code], rng)[:, 0]
+        phi = fit.effect_draws("phi", [code], rng)[:, 0]
+        psi = fit.effect_draws("psi", [code], rng)[:, 0]
+        lam = fit._flat("lam")[:, None]
+        own = saturate(total_tokens / K[None, :], np.inf, lam)
+        loss = (
+            np.exp(theta[:, [0]])
+            + K[None, :] ** phi[:, None] * np.exp(theta[:, [1]] - theta[:, [2]] * np.log(params / N_REF))
+            + K[None, :] ** psi[:, None] * np.exp(theta[:, [3]] - theta[:, [4]] * (np.log(own) - np.log(D_REF)))
+        )
+        _band(ax, K, loss, color, code, ci)
+    ax.set(xscale="log", xlabel="languages in the mixture K (uniform sampling)", ylabel="loss on the language")
+    ax.set_xticks(K, [str(int(k)) for k in K])
+    ax.set_title(f"Curse of multilinguality at N = {params:.3g}, D_tot = {total_tokens:.3g} ({ci:.0%} band)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(True, alpha=0.3)
+    _emulation_footer(fig, [fit])
+    fig.tight_layout()
+    return fig
+
+
+def expansion_plot(factors: Sequence[float] = (2, 4, 8, 16), *, ci: float = 0.9, posterior: object = None) -> Figure:
+    """Iso-loss expansion K -> rK: N multiplier against D_tot multiplier (ATLAS Fig. 5), with the printed table."""
+    from bayes_atlas.decisions import expand_languages, load_posterior
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.8, 4.6))
+    for color, r in zip(OKABE_ITO, factors, strict=False):
+        table = expand_languages(r, ci=ci, posterior=posterior).summary()
+        n, d = table.loc["N"], table.loc["D_total"]
+        ax.errorbar(
+            d["median"], n["median"], xerr=[[d["median"] - d["lower"]], [d["upper"] - d["median"]]],
+            yerr=[[n["median"] - n["lower"]], [n["upper"] - n["median"]]], fmt="o", color=color, capsize=3,
+            label=f"{r:g}K: C x {table.loc['C', 'median']:.2f}",
+        )  # fmt: skip
+        if np.isfinite(d["printed"]):
+            ax.plot(d["printed"], n["printed"], marker="x", color="#000000", markersize=7, linestyle="none")
+    ax.plot([], [], marker="x", color="#000000", linestyle="none", label="printed (ATLAS)")
+    ax.set(xscale="log", yscale="log", xlabel="total data multiplier D_tot' / D_tot", ylabel="model size multiplier N' / N")
+    ax.set_title(f"Growing K to rK languages at equal loss ({ci:.0%} intervals)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(True, which="both", alpha=0.3)
+    _emulation_footer(fig, [load_posterior("curse", posterior)])
+    fig.tight_layout()
+    return fig
+
+
+def finetune_plot(
+    language: str = "de", *, params: float = 2e9, tokens: np.ndarray | None = None, ci: float = 0.9, posterior: object = None
+) -> Figure:
+    """From-scratch vs finetuned loss against training tokens, with the crossover (ATLAS Fig. 6)."""
+    from bayes_atlas.decisions import _finetune_losses, crossover, load_posterior
+
+    plt = _pyplot()
+    fit = load_posterior("finetune", posterior)
+    tokens = np.geomspace(2e9, 2e12, 50) if tokens is None else np.asarray(tokens, dtype=float)
+    pairs = [_finetune_losses(fit, language, params, float(d), np.random.default_rng(0)) for d in tokens]
+    scratch = np.stack([p[0] for p in pairs], axis=1)
+    finetuned = np.stack([p[1] for p in pairs], axis=1)
+    fig, ax = plt.subplots(figsize=(6.2, 4.4))
+    _band(ax, tokens, scratch, OKABE_ITO[0], "pretrain from scratch", ci)
+    _band(ax, tokens, finetuned, OKABE_ITO[1], "finetune a Unimax checkpoint", ci)
+    row = crossover(language, params, ci=ci, posterior=fit).iloc[0]
+    if np.isfinite(row["tokens_median"]):
+        ax.axvline(row["tokens_median"], color="#000000", linestyle="--", linewidth=1, label=f"crossover {row['tokens_median']:.3g} tokens")
+        if np.isfinite(row["tokens_lower"]):
+            ax.axvspan(row["tokens_lower"], min(row["tokens_upper"], tokens[-1]), color="#999999", alpha=0.15, linewidth=0)
+    ax.set(xscale="log", xlabel="training tokens of the target", ylabel=f"loss ({language})")
+    ax.set_title(f"Pretrain vs finetune, {language}, N = {params:.3g} ({ci:.0%} bands)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(True, alpha=0.3)
+    _emulation_footer(fig, [fit])
+    fig.tight_layout()
+    return fig
+
+
+def crossover_compute_plot(
+    languages: Sequence[str] | None = None, params: np.ndarray | None = None, *, ci: float = 0.9, posterior: object = None
+) -> Figure:
+    """Crossover compute against model size per language, the pooled fit and the printed fits (ATLAS Fig. 7)."""
+    from bayes_atlas.decisions import crossover, crossover_compute_fit, load_posterior
+
+    plt = _pyplot()
+    fit = load_posterior("finetune", posterior)
+    codes = list(fit.languages) if languages is None else list(languages)
+    params = np.geomspace(3e8, 8e9, 12) if params is None else np.asarray(params, dtype=float)
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    palette = list(OKABE_ITO) + ["#999999", "#882255", "#44AA99"]
+    for color, code in zip(palette, codes, strict=False):
+        table = crossover(code, params, ci=ci, posterior=fit)
+        ax.plot(params, table["compute_median"], color=color, linewidth=1.2, label=code)
+    pooled = crossover_compute_fit(codes, params, ci=ci, posterior=fit)
+    k = pooled.loc["exponent"]
+    c = pooled.loc["log10_coefficient"]
+    ax.plot(params, 10 ** c["median"] * params ** k["median"], color="#000000", linewidth=2, label=f"pooled: C ~ N^{k['median']:.2f} [{k['lower']:.2f}, {k['upper']:.2f}]")
+    for key, style in (("printed_a", ":"), ("printed_b", "-.")):
+        ax.plot(params, 10 ** c[key] * params ** k[key], color="#555555", linestyle=style, linewidth=1.2, label=f"printed: C = {10 ** c[key]:.3g} N^{k[key]:.2f}")
+    from matplotlib.ticker import NullFormatter
+
+    ax.set(xscale="log", yscale="log", xlabel="model size N (parameters)", ylabel="crossover compute C (FLOPs)")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_title("Above this compute, pretrain; below, finetune (posterior medians)", fontsize=10)
+    ax.legend(fontsize=7, frameon=False, ncol=2)
+    ax.grid(True, which="both", alpha=0.3)
+    _emulation_footer(fig, [fit])
     fig.tight_layout()
     return fig

@@ -65,6 +65,16 @@ def _bts_prior(pairs: tuple[tuple[str, str], ...], transfer: Any) -> pd.DataFram
     return pd.DataFrame(rows).set_index(["target", "source"])
 
 
+def _normalise_losses(runs: Any) -> tuple[Any, dict[str, float]]:
+    from bayes_atlas.runs import RunTable
+
+    frame = runs.frame.copy()
+    log_loss = np.log(frame["loss"].to_numpy(dtype=float))
+    scale = pd.Series(log_loss).groupby(frame["language"].to_numpy()).mean().map(np.exp)
+    frame["loss"] = frame["loss"].to_numpy() / frame["language"].map(scale).to_numpy()
+    return RunTable(frame, runs.loss_unit, runs.kind, dict(runs.meta)), {str(k): float(v) for k, v in scale.items()}
+
+
 def _theta_prior(codes: list[str], prior: Fit) -> tuple[np.ndarray, np.ndarray]:
     """Per-language mean and Cholesky factor of theta from an earlier fit.
 
@@ -151,7 +161,11 @@ def fit(
     Raises
     ------
     FitInputError
-        For a run table the law cannot use (per-sequence losses, fewer than 3 rows).
+        For a run table the law cannot use (fewer than 3 rows; per-sequence losses for the
+        curse or finetune law). Per-sequence losses (``bits/sequence``) are accepted for the
+        ATLAS and Chinchilla laws: each language's losses are divided by their geometric
+        mean (``meta["loss_scale"]``), predictions are scaled back, and only fitted languages
+        can be predicted.
     """
     from bayes_atlas.inference import diagnose, sample_nuts, warn_on_diagnostics
     from bayes_atlas.models.law import build_law_model
@@ -161,15 +175,23 @@ def fit(
         raise FitInputError(f"law must be one of {LAWS}, got {law!r}")
     if not isinstance(runs, RunTable):
         raise FitInputError(f"runs must be a RunTable (RunTable.from_frame / from_csv), got {type(runs).__name__}")
-    if not runs.per_token:
-        raise FitInputError(
-            f"the law is fitted to per-token losses; this table has loss_unit={runs.loss_unit!r} "
-            "(convert to nats or bits per token first)"
-        )
     if len(runs) < 3:
         raise FitInputError(f"need at least 3 rows, got {len(runs)}")
+    loss_scale: dict[str, float] = {}
+    fitted_runs = runs
+    if not runs.per_token:
+        if law not in ("atlas", "chinchilla"):
+            raise FitInputError(
+                f"the {law} law needs per-token losses; this table has loss_unit={runs.loss_unit!r} "
+                "(convert to nats or bits per token first)"
+            )
+        # Per-sequence losses (e.g. Goldfish: bits per FLORES sentence) are on a different
+        # scale in every language; dividing each language's losses by their geometric mean
+        # is an exact reparameterisation of its floor and amplitudes, and puts every
+        # language on the scale the population prior expects.
+        fitted_runs, loss_scale = _normalise_losses(runs)
     config = LawConfig.from_dict({**(config or LawConfig()).to_dict(), "law": law})
-    data = prepare_law_data(runs)
+    data = prepare_law_data(fitted_runs)
     if law in ("curse", "finetune"):
         missing = np.flatnonzero(data.target_tokens <= 0)
         if missing.size:
@@ -224,6 +246,7 @@ def fit(
         "theta_prior": None if prior_fit is None else f"{prior_fit.law} law fit of {prior_fit.meta.get('n_rows')} rows",
         # Simulated tables (bayes_atlas.simulate) say so; decisions from them carry warning BA202.
         "emulated": bool(runs.meta.get("emulated", False)),
+        "loss_scale": loss_scale,
     }
     return Fit(posterior, config, diagnostics, meta)
 
@@ -304,6 +327,15 @@ class Fit:
         rng = np.random.default_rng(random_seed)
         data = prepare_law_data(runs)
         mean_log = self._mean_log_loss(data, rng)
+        scale = self.meta.get("loss_scale") or {}
+        if scale:
+            unknown = sorted(set(data.languages) - set(scale))
+            if unknown:
+                raise ValueError(
+                    f"this fit is on per-sequence losses, whose scale is per language; it cannot predict {unknown} "
+                    "(no rows of theirs were fitted)"
+                )
+            mean_log = mean_log + np.log([scale[code] for code in data.languages])[data.language_index]
         if noise:
             sigma = self._flat("sigma")[:, None]
             mean_log = mean_log + sigma * rng.standard_t(self.config.student_nu, size=mean_log.shape)

@@ -31,3 +31,8 @@ def study():
     from bayes_atlas.simulate import atlas_study
 
     return atlas_study(seed=1)
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return REPO

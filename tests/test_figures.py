@@ -45,6 +45,26 @@ def test_figures_command_writes_every_file(tmp_path):
     result = CliRunner().invoke(main, ["figures", "--out", str(tmp_path), "--permutations", "20"])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in tmp_path.iterdir())
-    expected = sorted(f"{stem}.{ext}" for stem in ("transfer_heatmap", "script_family", "transfer_asymmetry") for ext in ("png", "pdf"))
+    stems = (
+        "transfer_heatmap", "script_family", "transfer_asymmetry", "compute_optimal", "curse", "expansion", "finetune",
+        "crossover_compute",
+    )  # fmt: skip
+    expected = sorted(f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf"))
     assert names == expected
     assert all((tmp_path / name).stat().st_size > 10_000 for name in names)
+
+
+def test_law_figures_show_bands_and_label_the_emulation():
+    fig = figures.compute_optimal_plot(languages=("en", "sw"), computes=np.geomspace(1e19, 1e23, 5))
+    assert fig.axes[0].get_xlabel() == "training compute C (FLOPs)"
+    assert len(fig.axes[0].collections) == 2  # one band per language
+    assert any("EMULATION" in t.get_text() for t in fig.texts)
+    fig = figures.expansion_plot(factors=(2, 4))
+    assert "printed (ATLAS)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    fig = figures.finetune_plot("de")
+    assert any("crossover" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    fig = figures.curse_plot(languages=("en",), mixture_sizes=(1, 4, 16))
+    line = fig.axes[0].lines[0].get_ydata()
+    assert line[-1] > line[0]  # sharing the model with more languages costs loss
+    fig = figures.crossover_compute_plot(languages=("en", "de"))
+    assert fig.axes[0].get_yscale() == "log"

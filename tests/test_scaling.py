@@ -93,7 +93,7 @@ def test_fit_input_errors(mono_runs):
     with pytest.raises(FitInputError, match="at least 3 rows"):
         bayes_atlas.fit(mono_runs.subset(np.arange(len(mono_runs)) < 2))
     with pytest.raises(FitInputError, match="per-token losses"):
-        bayes_atlas.fit(RunTable.from_frame(mono_runs.frame, loss_unit="bits/sequence"))
+        bayes_atlas.fit(RunTable.from_frame(mono_runs.frame, loss_unit="bits/sequence"), law="curse")
 
 
 def test_law_config_validation():
@@ -206,3 +206,28 @@ def test_curse_law_rejects_rows_without_target_tokens(study):
     broken = RunTable.from_frame(frame)
     with pytest.raises(FitInputError, match="tokens of the evaluated language"):
         bayes_atlas.fit(broken, law="curse")
+
+
+def test_per_sequence_losses_are_rescaled_per_language(mono_runs):
+    # The same runs in "bits per sequence" at very different scales per language: the fit
+    # rescales each language and predicts back on the original scale.
+    frame = mono_runs.frame.copy()
+    scale = frame["language"].map({"en": 40.0, "fr": 90.0, "sw": 150.0})
+    frame["loss"] = frame["loss"] * scale
+    runs = RunTable.from_frame(frame, loss_unit="bits/sequence")
+    result = bayes_atlas.fit(runs, law="chinchilla", draws=150, tune=200, chains=2, random_seed=5, progressbar=False, warn=False)
+    assert set(result.meta["loss_scale"]) == {"en", "fr", "sw"}
+    predicted = result.predict(runs, noise=False).median(("chain", "draw")).values
+    assert np.median(np.abs(predicted / frame["loss"].to_numpy() - 1)) < 0.02
+    unseen = pd.DataFrame({"run_id": ["d1"], "language": ["de"], "params": [1e8], "loss": [80.0], "tokens_de": [2e9]})
+    with pytest.raises(ValueError, match="per-sequence"):
+        result.predict(RunTable.from_frame(unseen, loss_unit="bits/sequence"))
+
+
+def test_unpooled_fit_has_no_population(mono_runs):
+    config = LawConfig(pooling="none")
+    result = bayes_atlas.fit(mono_runs, law="chinchilla", config=config, draws=100, tune=150, chains=2, random_seed=6, progressbar=False, warn=False)
+    assert "theta_mu" not in result.posterior
+    assert result.posterior["alpha"].sizes["language"] == 3
+    with pytest.raises(ValueError, match="pooling must be"):
+        LawConfig(pooling="some")

@@ -81,6 +81,10 @@ class LawConfig:
     head_start_median, head_start_log_sd, head_exponent_mean, head_exponent_sd
         Finetune law: log-normal prior of the head start ``H_2B`` (target tokens a 2B
         checkpoint is worth) and normal prior of its exponent ``gamma`` in N.
+    pooling
+        ``"partial"`` (default): languages share a learnt population. ``"none"``: every
+        language is fitted alone, its parameters getting the population prior with its
+        prior spread folded in (the comparison that shows what pooling buys).
     parameterization
         Of the per-language parameters. ``"noncentered"`` (default) measured better on the
         emulated study at every size tried: 7 x 20 monolingual runs (0 vs 17 divergences) and
@@ -117,10 +121,13 @@ class LawConfig:
     head_exponent_mean: float = 0.5
     head_exponent_sd: float = 0.5
     parameterization: str = "noncentered"
+    pooling: str = "partial"
 
     def __post_init__(self) -> None:
         if self.law not in LAWS:
             raise ValueError(f"law must be one of {LAWS}, got {self.law!r}")
+        if self.pooling not in ("partial", "none"):
+            raise ValueError(f"pooling must be 'partial' or 'none', got {self.pooling!r}")
         if self.parameterization not in ("centered", "noncentered"):
             raise ValueError(f"parameterization must be 'centered' or 'noncentered', got {self.parameterization!r}")
         for name in ("theta_mean", "theta_scale", "theta_sd"):
@@ -332,12 +339,17 @@ def build_law_model(
             if n_languages > 1:
                 pm.Deterministic("theta_mu", theta.mean(axis=0), dims="parameter")
                 pm.Deterministic("theta_sd", theta.std(axis=0), dims="parameter")
-        elif n_languages == 1:
-            # No population to learn from one language: the prior of its parameters is the
-            # population prior with the population spread folded in.
+        elif n_languages == 1 or config.pooling == "none":
+            # No population to learn from (one language, or pooling switched off): the prior
+            # of each language's parameters is the population prior with the population
+            # spread folded in.
             scale = np.sqrt(np.asarray(config.theta_scale) ** 2 + np.asarray(config.theta_sd) ** 2)
-            theta_row = pm.Normal("theta_single", np.asarray(config.theta_mean), scale, dims="parameter")
-            theta = pm.Deterministic("theta", theta_row[None, :], dims=("language", "parameter"))
+            if n_languages == 1:
+                theta_row = pm.Normal("theta_single", np.asarray(config.theta_mean), scale, dims="parameter")
+                theta = pm.Deterministic("theta", theta_row[None, :], dims=("language", "parameter"))
+            else:
+                z = pm.Normal("theta_z", 0.0, 1.0, dims=("language", "parameter"))
+                theta = pm.Deterministic("theta", np.asarray(config.theta_mean) + scale * z, dims=("language", "parameter"))
         else:
             mu = pm.Normal("theta_mu", np.asarray(config.theta_mean), np.asarray(config.theta_scale), dims="parameter")
             chol, _, _ = pm.LKJCholeskyCov(
