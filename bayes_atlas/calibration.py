@@ -5,6 +5,9 @@ rows and returns one row per held-out run with the posterior predictive mean and
 intervals (``table``) plus a summary of coverage and error (``table.attrs["summary"]``), so
 notebooks and the slow tests share one code path.
 
+- :func:`epoch_holdout`: Epoch AI's 245 Chinchilla runs, the top 20% by compute held out;
+- :func:`datablations_holdout`: Muennighoff et al.'s repeated-data runs, the most repeated
+  10% held out (diverged runs masked), with the repetition rate ``lam`` beside 1/15.4;
 - :func:`goldfish_holdout`: Goldfish (Chang et al. 2024), 166 FLORES languages with 2-6 model
   sizes each, losses in bits per sentence; the largest data size of every language is held
   out, and partial pooling is compared with fitting every language alone.
@@ -17,7 +20,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["goldfish_holdout", "score_holdout"]
+__all__ = ["datablations_holdout", "epoch_holdout", "goldfish_holdout", "score_holdout"]
+
+
+def _goldfish_config() -> Any:
+    from bayes_atlas.models.law import LawConfig
+
+    return LawConfig(
+        law="chinchilla",
+        theta_mean=(np.log(0.8), -1.5, 0.34, -1.0, 0.3),
+        theta_scale=(0.5, 1.0, 0.05, 1.0, 0.2),
+        theta_sd=(0.3, 0.5, 0.03, 0.5, 0.1),
+        lkj_eta=10.0,
+    )
 
 
 def score_holdout(runs: Any, result: Any, test: np.ndarray, *, random_seed: int = 0) -> pd.DataFrame:
@@ -51,6 +66,59 @@ def score_holdout(runs: Any, result: Any, test: np.ndarray, *, random_seed: int 
     )
 
 
+def _summarise(table: pd.DataFrame) -> pd.Series:
+    return pd.Series(
+        {
+            "coverage50": float(table["in50"].mean()),
+            "coverage90": float(table["in90"].mean()),
+            "median_abs_error": float(table["relative_error"].abs().median()),
+            "n": len(table),
+        }
+    )
+
+
+def epoch_holdout(*, draws: int = 1000, tune: int = 1000, chains: int = 4, random_seed: int = 0, progressbar: bool = False) -> pd.DataFrame:
+    """Chinchilla-form law on Epoch's 245 runs; the top 20% by training compute held out.
+
+    ``attrs``: ``summary`` (coverage, error), ``fit`` (the :class:`bayes_atlas.Fit`, whose
+    ``summary()`` sits beside Epoch's published E 1.82, A 482, alpha 0.348, B 2085,
+    beta 0.366).
+    """
+    from bayes_atlas.public_runs import chinchilla_epoch
+    from bayes_atlas.scaling import fit
+
+    runs = chinchilla_epoch()
+    compute = runs.frame["training_flop"].to_numpy()
+    test = compute >= np.quantile(compute, 0.8)
+    result = fit(runs.subset(~test), law="chinchilla", draws=draws, tune=tune, chains=chains, random_seed=random_seed, progressbar=progressbar, warn=False)
+    table = score_holdout(runs, result, test, random_seed=random_seed)
+    table.attrs.update(summary=_summarise(table), fit=result)
+    return table
+
+
+def datablations_holdout(
+    *, draws: int = 1000, tune: int = 1000, chains: int = 4, random_seed: int = 0, progressbar: bool = False
+) -> pd.DataFrame:
+    """ATLAS law on the data-constrained runs; the most repeated 10% (>= ~227 epochs) held out.
+
+    Diverged runs (``diverged``), variants and deduplicated runs are masked, as SOURCE.md
+    describes. ``attrs``: ``summary``, ``lam`` (posterior draws of the repetition rate; the
+    published ``1 / R*_D = 1 / 15.4``), ``fit``.
+    """
+    from bayes_atlas.public_runs import datablations
+    from bayes_atlas.scaling import fit
+
+    runs = datablations()
+    frame = runs.frame
+    keep = ((~frame["diverged"]) & frame["variant"].isna() & ~frame["dedup"].astype(bool)).to_numpy()
+    epochs = frame["epochs"].to_numpy()
+    test = keep & (epochs >= np.quantile(epochs[keep], 0.9))
+    result = fit(runs.subset(keep & ~test), law="atlas", draws=draws, tune=tune, chains=chains, random_seed=random_seed, progressbar=progressbar, warn=False)
+    table = score_holdout(runs, result, test, random_seed=random_seed)
+    table.attrs.update(summary=_summarise(table), lam=result._flat("lam"), fit=result)
+    return table
+
+
 def goldfish_holdout(
     *,
     pooling: tuple[str, ...] = ("partial", "none"),
@@ -59,6 +127,8 @@ def goldfish_holdout(
     chains: int = 4,
     random_seed: int = 0,
     progressbar: bool = False,
+    max_languages: int | None = None,
+    config: Any = None,
 ) -> pd.DataFrame:
     """Hold out each Goldfish language's largest data size; partial pooling vs no pooling.
 
@@ -66,7 +136,12 @@ def goldfish_holdout(
     of all 166 languages at once (losses per language rescaled, see :func:`bayes_atlas.fit`),
     with ``pooling="partial"`` (a learnt population) and ``"none"`` (each language alone,
     same priors). Goldfish models train 10 epochs on every dataset, so repetition is a
-    constant factor and the total-token (Chinchilla) form is used.
+    constant factor and the total-token (Chinchilla) form is used. ``max_languages`` keeps
+    the first languages alphabetically (for quick runs); ``config`` a
+    :class:`bayes_atlas.models.law.LawConfig` (its pooling is overridden). The default
+    gives alpha the informative prior N(0.34, 0.05) of Chinchilla-type fits (Epoch: 0.348),
+    because Goldfish grows model size and data together (two model configurations) and
+    cannot separate the two exponents by itself.
 
     Returns
     -------
@@ -81,6 +156,9 @@ def goldfish_holdout(
     from bayes_atlas.scaling import fit
 
     runs = goldfish()
+    if max_languages is not None:
+        chosen = sorted(runs.languages)[:max_languages]
+        runs = runs.subset(runs.frame["language"].isin(chosen).to_numpy())
     frame = runs.frame
     tokens = runs.total_tokens.to_numpy()
     languages = frame["language"].to_numpy()
@@ -92,13 +170,14 @@ def goldfish_holdout(
         result = fit(
             runs.subset(~test),
             law="chinchilla",
-            config=LawConfig(pooling=mode),
+            config=LawConfig.from_dict({**(config or _goldfish_config()).to_dict(), "pooling": mode}),
             draws=draws,
             tune=tune,
             chains=chains,
             random_seed=random_seed,
             progressbar=progressbar,
             warn=False,
+            init="z",
         )
         diagnostics[mode] = result.diagnostics.to_dict()
         scored = score_holdout(runs, result, test, random_seed=random_seed)

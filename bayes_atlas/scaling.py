@@ -115,6 +115,7 @@ def fit(
     dense_mass: bool | None = None,
     progressbar: bool = True,
     warn: bool = True,
+    init: str = "jitter",
 ) -> Fit:
     """Sample the posterior of a hierarchical scaling law for ``runs``.
 
@@ -153,6 +154,9 @@ def fit(
         0.95; dense 750 s with every draw at the maximum tree depth).
     warn
         Emit :class:`bayes_atlas.inference.ConvergenceWarning` for failed diagnostics.
+    init
+        Chain initialisation (:func:`bayes_atlas.inference.sample_nuts`): ``"jitter"``, or
+        ``"z"`` for many languages with few runs each (Goldfish).
 
     Returns
     -------
@@ -225,6 +229,7 @@ def fit(
         target_accept=target_accept,
         dense_mass=dense_mass,
         progressbar=progressbar,
+        init=init,
     )
     diagnostics = diagnose(idata, wall_time_s=wall, sampler=nuts_sampler)
     if warn:
