@@ -195,7 +195,7 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
 @main.command(name="fit")
 @click.argument("runs_csv", required=False, type=click.Path(dir_okay=False, exists=True))
 @click.option("--emulated", is_flag=True, help="Fit the simulated ATLAS study instead of a CSV (labelled an emulation).")
-@click.option("--law", type=click.Choice(["atlas", "chinchilla", "curse", "finetune"]), default="atlas", show_default=True)
+@click.option("--law", type=click.Choice(["atlas", "chinchilla", "dcsl", "msl", "curse", "finetune"]), default="atlas", show_default=True)
 @click.option("--loss-unit", default="nats/token", show_default=True, type=click.Choice(["nats/token", "bits/token"]))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="netCDF file to write.")
 @click.option("--card", type=click.Path(dir_okay=False), help="Also write a markdown model card here.")

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from bayes_atlas.laws import D_REF, N_REF, R_D_STAR, R_N_STAR
-from bayes_atlas.models.law import MAX_TRANSFER_SOURCES, LawData, prepare_law_data, saturate_tokens
+from bayes_atlas.models.law import MAX_TRANSFER_SOURCES, LawData, family_share, prepare_law_data, saturate_tokens
 
 __all__ = ["POINT_LAWS", "PointFit", "bootstrap", "point_fit"]
 
@@ -57,26 +57,6 @@ _BOUNDS = {
 def _huber(residual: np.ndarray, delta: float) -> np.ndarray:
     absolute = np.abs(residual)
     return np.where(absolute <= delta, 0.5 * residual**2, delta * (absolute - 0.5 * delta))
-
-
-def _family_share(runs: Any) -> np.ndarray:
-    """Share of each row's tokens in languages of the evaluated language's family (MSL's p)."""
-    from bayes_atlas.languages import language_info
-
-    tokens = runs.tokens
-    family = {}
-    for code in [*tokens.columns, *runs.languages]:
-        if code not in family:
-            try:
-                family[code] = language_info(code)["family"] if code != "other" else None
-            except ValueError:
-                family[code] = None
-    total = tokens.sum(axis=1).to_numpy()
-    share = np.empty(len(runs))
-    for i, target in enumerate(runs.frame["language"].to_numpy()):
-        same = [c for c in tokens.columns if c == target or (family[c] is not None and family[c] == family[target])]
-        share[i] = tokens.iloc[i][same].sum() / total[i]
-    return np.clip(share, 1e-6, 1.0)
 
 
 class _Rows:
@@ -168,7 +148,7 @@ class PointFit:
         Transfer pairs the fit never saw get tau = 0.
         """
         data = prepare_law_data(runs)
-        share = _family_share(runs) if self.law == "msl" else np.ones(data.n_rows)
+        share = family_share(runs) if self.law == "msl" else np.ones(data.n_rows)
         out = np.full(data.n_rows, np.nan)
         for code in data.languages:
             if code not in self.params.index:
@@ -227,7 +207,7 @@ def point_fit(
     if law not in POINT_LAWS:
         raise ValueError(f"law must be one of {POINT_LAWS}, got {law!r}")
     data = prepare_law_data(runs)
-    share = _family_share(runs) if law == "msl" else np.ones(data.n_rows)
+    share = family_share(runs) if law == "msl" else np.ones(data.n_rows)
     rng = np.random.default_rng(seed)
     records, objectives = {}, {}
     codes = np.asarray(data.languages)[data.language_index]

@@ -33,10 +33,11 @@ from bayes_atlas.inference import (
     read_posterior,
     write_posterior,
 )
-from bayes_atlas.laws import D_REF, N_REF
+from bayes_atlas.laws import D_REF, N_REF, R_D_STAR
 from bayes_atlas.models.law import (
     HEAD_START_PARAMS,
     LAWS,
+    dcsl_log_params,
     THETA,
     LawConfig,
     LawData,
@@ -127,7 +128,9 @@ def fit(
         designs the law does not describe (capacity sweeps, finetunes).
     law
         ``"atlas"`` (effective data with repetition and transfer), ``"chinchilla"`` (total
-        tokens), ``"curse"`` (the curse of multilinguality: runs mixing K languages
+        tokens), ``"dcsl"`` (data-constrained: own tokens and parameters decayed at the
+        published R*_D, R*_N), ``"msl"`` (He et al.: Chinchilla times the family share
+        ``p^-gamma``), ``"curse"`` (the curse of multilinguality: runs mixing K languages
         uniformly, with per-language ``phi``/``psi``; include monolingual runs so K = 1 is
         seen) or ``"finetune"`` (from-scratch runs and runs continued from a multilingual
         checkpoint, ``checkpoint`` column set; per-language floor penalty ``delta`` and a
@@ -184,7 +187,7 @@ def fit(
     loss_scale: dict[str, float] = {}
     fitted_runs = runs
     if not runs.per_token:
-        if law not in ("atlas", "chinchilla"):
+        if law not in ("atlas", "chinchilla", "dcsl", "msl"):
             raise FitInputError(
                 f"the {law} law needs per-token losses; this table has loss_unit={runs.loss_unit!r} "
                 "(convert to nats or bits per token first)"
@@ -195,7 +198,7 @@ def fit(
         # language on the scale the population prior expects.
         fitted_runs, loss_scale = _normalise_losses(runs)
     config = LawConfig.from_dict({**(config or LawConfig()).to_dict(), "law": law})
-    data = prepare_law_data(fitted_runs)
+    data = prepare_law_data(fitted_runs, with_family_share=law == "msl")
     if law in ("curse", "finetune"):
         missing = np.flatnonzero(data.target_tokens <= 0)
         if missing.size:
@@ -330,7 +333,7 @@ class Fit:
             Dims ``(chain, draw, run)``; the ``run`` coordinate holds the run ids.
         """
         rng = np.random.default_rng(random_seed)
-        data = prepare_law_data(runs)
+        data = prepare_law_data(runs, with_family_share=self.law == "msl")
         mean_log = self._mean_log_loss(data, rng)
         scale = self.meta.get("loss_scale") or {}
         if scale:
@@ -382,8 +385,12 @@ class Fit:
         if self.law == "atlas":
             tau_pairs = self._tau_for(data, rng)
             log_data = effective_data(data, self._flat("lam"), tau_pairs, self._flat("tau_other"))
-        elif self.law == "chinchilla":
+        elif self.law in ("chinchilla", "msl"):
             log_data = np.broadcast_to(np.log(data.total_tokens), (self.n_draws, data.n_rows))
+        elif self.law == "dcsl":
+            own = saturate_tokens(np.maximum(data.target_tokens, 1.0), data.target_unique, 1.0 / R_D_STAR)
+            log_data = np.broadcast_to(np.log(own), (self.n_draws, data.n_rows))
+            log_param_term = theta[..., 1] - theta[..., 2] * (dcsl_log_params(data, theta) - np.log(N_REF))
         else:
             own = saturate_tokens(data.target_tokens, data.target_unique, self._flat("lam")[:, None], np)
             if self.law == "finetune":
@@ -400,7 +407,10 @@ class Fit:
             log_K = np.log(data.mixture_size)
             log_param_term = log_param_term + self.effect_draws("phi", codes, rng)[:, data.language_index] * log_K
             log_data_term = log_data_term + self.effect_draws("psi", codes, rng)[:, data.language_index] * log_K
-        return np.log(floor + np.exp(log_param_term) + np.exp(log_data_term))
+        mean_log = np.log(floor + np.exp(log_param_term) + np.exp(log_data_term))
+        if self.law == "msl":
+            mean_log = mean_log - self.effect_draws("gamma", codes, rng)[:, data.language_index] * np.log(data.family_share)
+        return mean_log
 
     def _tau_for(self, data: LawData, rng: np.random.Generator) -> np.ndarray:
         fitted = {tuple(p): i for i, p in enumerate(self.meta.get("pairs", []))}
@@ -434,7 +444,7 @@ class Fit:
             lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
             for j, code in enumerate(self.languages):
                 rows.append((code, name, draws[:, j].mean(), draws[:, j].std(ddof=1), lower[j], upper[j]))
-        for name in ("phi", "psi", "delta"):
+        for name in ("phi", "psi", "delta", "gamma"):
             if name in self.posterior:
                 draws = self._flat(name)
                 lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
@@ -491,6 +501,8 @@ class Fit:
 EMULATED_DESIGNS = {
     "atlas": ("monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual"),
     "chinchilla": ("monolingual", "monolingual_2b"),
+    "dcsl": ("monolingual", "monolingual_2b"),
+    "msl": ("monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual"),
     "curse": ("capacity",),
     "finetune": ("finetune", "scratch_curve"),
 }

@@ -231,3 +231,14 @@ def test_unpooled_fit_has_no_population(mono_runs):
     assert result.posterior["alpha"].sizes["language"] == 3
     with pytest.raises(ValueError, match="pooling must be"):
         LawConfig(pooling="some")
+
+
+def test_dcsl_and_msl_laws_fit_and_predict(mono_runs, bilingual_runs):
+    dcsl = bayes_atlas.fit(mono_runs, law="dcsl", draws=120, tune=200, chains=2, random_seed=7, progressbar=False, warn=False)
+    predicted = dcsl.predict(mono_runs, noise=False).median(("chain", "draw")).values
+    assert np.median(np.abs(predicted / mono_runs.frame["loss"].to_numpy() - 1)) < 0.03
+    msl = bayes_atlas.fit(bilingual_runs, law="msl", draws=120, tune=200, chains=2, random_seed=8, progressbar=False, warn=False)
+    assert msl.posterior["gamma"].dims == ("chain", "draw", "language")
+    assert "gamma" in set(msl.summary().index.get_level_values("parameter"))
+    predicted = msl.predict(bilingual_runs, noise=False).median(("chain", "draw")).values
+    assert np.median(np.abs(predicted / bilingual_runs.frame["loss"].to_numpy() - 1)) < 0.03

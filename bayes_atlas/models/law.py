@@ -15,6 +15,11 @@ the law:
   sources with the most tokens in the run, and ``tau = BTS / (2 - BTS)`` per (target,
   source) pair: its BTS has a normal prior moment-matched to a transfer posterior when one
   is given, else a pooled normal prior shared by all pairs;
+- ``dcsl`` (Muennighoff et al. 2023): ``D'`` = the target's own tokens saturated at the
+  published ``R*_D = 15.39`` (``lam = 1/R*_D``, fixed) and ``N'`` the parameters beyond
+  those compute-optimal for the unique data, decayed with ``R*_N = 5.31``;
+- ``msl`` (He et al. 2024): Chinchilla on total tokens times ``p^-gamma_l``, ``p`` the share
+  of the run's tokens in the target's language family, ``gamma_l`` partially pooled;
 - ``curse`` (ATLAS Sec. 5): ``D = S(D_t; U_t)``, the target's own tokens, and the two terms
   are multiplied by ``K^phi_l`` and ``K^psi_l`` where ``K`` is the number of languages in the
   run's mixture; ``phi_l`` and ``psi_l`` are partially pooled (non-centred normals);
@@ -35,11 +40,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayes_atlas.laws import D_REF, N_REF
+from bayes_atlas.laws import D_REF, N_REF, R_D_STAR, R_N_STAR
 
 __all__ = ["HEAD_START_PARAMS", "LAWS", "LawConfig", "LawData", "build_law_model", "prepare_law_data", "saturate_tokens"]
 
-LAWS = ("atlas", "chinchilla", "curse", "finetune")
+LAWS = ("atlas", "chinchilla", "dcsl", "msl", "curse", "finetune")
 #: Model size at which the finetuning head start ``H_2B`` is stated.
 HEAD_START_PARAMS = 2e9
 THETA = ("log_E", "a", "alpha", "b", "beta")
@@ -71,6 +76,9 @@ class LawConfig:
         Prior of the pooled BTS mean when no transfer posterior is given.
     tau_other_median, tau_other_log_sd
         Log-normal prior of the weight of "other" tokens (positive).
+    gamma_scale, gamma_sd
+        MSL: normal prior scale of the pooled mean of ``gamma`` (centred at 0) and half-normal
+        scale of its spread over languages.
     phi_mean, phi_scale, phi_sd, psi_mean, psi_scale, psi_sd
         Curse law: normal priors of the pooled means of ``phi`` and ``psi`` and half-normal
         scales of their spread over languages (ATLAS prints 0.11 and -0.04 pooled; the
@@ -107,6 +115,8 @@ class LawConfig:
     bts_pooled_sd: float = 0.3
     tau_other_median: float = 0.05
     tau_other_log_sd: float = 1.0
+    gamma_scale: float = 0.5
+    gamma_sd: float = 0.2
     phi_mean: float = 0.0
     phi_scale: float = 0.2
     phi_sd: float = 0.05
@@ -174,6 +184,7 @@ class LawData:
     log_loss: np.ndarray
     run_ids: np.ndarray
     mixture_size: np.ndarray  # K: named languages with tokens in the run (>= 1)
+    family_share: np.ndarray | None  # MSL's p per row (None unless asked for)
     finetuned: np.ndarray  # bool: the run continued a checkpoint
 
     @property
@@ -181,7 +192,7 @@ class LawData:
         return int(self.log_params.size)
 
 
-def prepare_law_data(runs: Any) -> LawData:
+def prepare_law_data(runs: Any, *, with_family_share: bool = False) -> LawData:
     """Turn a :class:`bayes_atlas.runs.RunTable` (per-token losses) into model arrays.
 
     ``K_t`` for each row: the (up to) three named sources other than the target with the most
@@ -240,7 +251,28 @@ def prepare_law_data(runs: Any) -> LawData:
         if named
         else np.ones(n),
         finetuned=frame["checkpoint"].notna().to_numpy() if "checkpoint" in frame.columns else np.zeros(n, dtype=bool),
+        family_share=family_share(runs) if with_family_share else None,
     )
+
+
+def family_share(runs: Any) -> np.ndarray:
+    """Share of each row's tokens in languages of the evaluated language's family (MSL's p)."""
+    from bayes_atlas.languages import language_info
+
+    tokens = runs.tokens
+    family = {}
+    for code in [*tokens.columns, *runs.languages]:
+        if code not in family:
+            try:
+                family[code] = language_info(code)["family"] if code != "other" else None
+            except ValueError:
+                family[code] = None
+    total = tokens.sum(axis=1).to_numpy()
+    share = np.empty(len(runs))
+    for i, target in enumerate(runs.frame["language"].to_numpy()):
+        same = [c for c in tokens.columns if c == target or (family[c] is not None and family[c] == family[target])]
+        share[i] = tokens.iloc[i][same].sum() / total[i]
+    return np.clip(share, 1e-6, 1.0)
 
 
 def saturate_tokens(tokens, unique, lam, xp=np):  # noqa: ANN001, ANN201
@@ -292,6 +324,28 @@ def _pooled_effect(name: str, mean: float, scale: float, spread: float, n_langua
     sd = pm.HalfNormal(f"{name}_sd", spread)
     z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="language")
     return pm.Deterministic(name, centre + sd * z, dims="language")
+
+
+def dcsl_log_params(data: LawData, theta_rows, xp=np):  # noqa: ANN001, ANN201
+    """log N' of the data-constrained law per row (``theta_rows``: (..., rows, 5) or (rows, 5)).
+
+    ``U_N`` = the compute-optimal parameter count for the unique target tokens under the
+    row's own law, capped at N; parameters beyond it count like repeated tokens (R*_N = 5.31).
+    Only rows whose target data actually repeat (D_t > U_t) are affected; the others keep N.
+    """
+    finite = np.isfinite(data.target_unique) & (data.target_tokens > data.target_unique)
+    if not finite.any():
+        return data.log_params
+    alpha, beta = xp.maximum(theta_rows[..., 2], 1e-3), xp.maximum(theta_rows[..., 4], 1e-3)
+    log_A = theta_rows[..., 1] + alpha * np.log(N_REF)
+    log_B = theta_rows[..., 3] + beta * np.log(D_REF)
+    log_U = np.log(np.where(finite, data.target_unique, 1.0))
+    log_G = (xp.log(alpha) + log_A - xp.log(beta) - log_B) / (alpha + beta)
+    # Clipped below (at N / e^20) so exp() cannot overflow and poison the gradients.
+    log_U_N = xp.clip(log_G + beta / alpha * (log_U + log_G), data.log_params - 20.0, data.log_params)
+    excess = xp.maximum(xp.exp(data.log_params - log_U_N) - 1.0, 0.0)
+    log_N_eff = log_U_N + xp.log1p(R_N_STAR * -xp.expm1(-excess / R_N_STAR))
+    return xp.where(finite, log_N_eff, data.log_params)
 
 
 def build_law_model(
@@ -380,7 +434,7 @@ def build_law_model(
         pm.Deterministic("b", theta[:, 3], dims="language")
         pm.Deterministic("beta", theta[:, 4], dims="language")
 
-        if config.law != "chinchilla":
+        if config.law not in ("chinchilla", "dcsl", "msl"):
             lam = pm.LogNormal("lam", np.log(config.lam_median), config.lam_log_sd)
         if config.law == "atlas":
             if data.pairs:
@@ -403,14 +457,18 @@ def build_law_model(
             log_tau_other = pm.Normal("log_tau_other", np.log(config.tau_other_median), config.tau_other_log_sd)
             tau_other = pm.Deterministic("tau_other", pt.exp(log_tau_other))
             log_data = effective_data(data, lam, tau, tau_other, xp=pt)
-        elif config.law == "chinchilla":
+        elif config.law in ("chinchilla", "msl"):
             log_data = np.log(data.total_tokens)
+        elif config.law == "dcsl":
+            log_data = np.log(saturate_tokens(np.maximum(data.target_tokens, 1.0), data.target_unique, 1.0 / R_D_STAR))
         else:
             own_data = saturate_tokens(data.target_tokens, data.target_unique, lam, pt)
             log_data = pt.log(own_data)
 
         l = data.language_index
         log_param_term = theta[l, 1] - theta[l, 2] * (data.log_params - np.log(N_REF))
+        if config.law == "dcsl":
+            log_param_term = theta[l, 1] - theta[l, 2] * (dcsl_log_params(data, theta[l], pt) - np.log(N_REF))
         floor = E[l]
         if config.law == "curse":
             phi = _pooled_effect("phi", config.phi_mean, config.phi_scale, config.phi_sd, n_languages)
@@ -434,6 +492,9 @@ def build_law_model(
         else:
             log_data_term = theta[l, 3] - theta[l, 4] * (log_data - np.log(D_REF))
         mean_log_loss = pt.log(floor + pt.exp(log_param_term) + pt.exp(log_data_term))
+        if config.law == "msl":
+            gamma = _pooled_effect("gamma", 0.0, config.gamma_scale, config.gamma_sd, n_languages)
+            mean_log_loss = mean_log_loss - gamma[l] * np.log(data.family_share)
         sigma = pm.HalfNormal("sigma", config.sigma_scale)
         pm.StudentT("log_loss", nu=config.student_nu, mu=mean_log_loss, sigma=sigma, observed=data.log_loss, dims="run")
     return model
