@@ -68,6 +68,14 @@ class LawConfig:
         LKJ shape of the population correlation.
     sigma_scale
         Half-normal prior scale of the noise on log loss.
+    population_correlation
+        Learn the correlation of the five population parameters (LKJ). ``False``: independent
+        normals, for tables whose languages have too few runs to inform a 5 x 5 correlation.
+    sigma_floor
+        Lower bound added to that noise scale. Needed when languages have fewer runs than
+        parameters (Goldfish: 1-3 runs for 5 parameters): every language can then be fitted
+        exactly, and without a floor the posterior collapses toward sigma -> 0 with chains
+        stuck at different depths of that funnel (measured: r_hat 2.1-2.3).
     student_nu
         Degrees of freedom of the Student-t likelihood.
     lam_median, lam_log_sd
@@ -108,6 +116,8 @@ class LawConfig:
     theta_sd: tuple[float, ...] = (0.3, 0.5, 0.1, 0.5, 0.1)
     lkj_eta: float = 4.0
     sigma_scale: float = 0.05
+    sigma_floor: float = 0.0
+    population_correlation: bool = True
     student_nu: float = 5.0
     lam_median: float = 1 / 15.4
     lam_log_sd: float = 0.5
@@ -406,15 +416,19 @@ def build_law_model(
                 theta = pm.Deterministic("theta", np.asarray(config.theta_mean) + scale * z, dims=("language", "parameter"))
         else:
             mu = pm.Normal("theta_mu", np.asarray(config.theta_mean), np.asarray(config.theta_scale), dims="parameter")
-            chol, _, _ = pm.LKJCholeskyCov(
-                "theta_cov",
-                n=len(THETA),
-                eta=config.lkj_eta,
-                sd_dist=pm.HalfNormal.dist(np.asarray(config.theta_sd)),
-                compute_corr=True,
-                store_in_trace=False,
-            )
-            pm.Deterministic("theta_sd", pt.sqrt(pt.diag(chol @ chol.T)), dims="parameter")
+            if config.population_correlation:
+                chol, _, _ = pm.LKJCholeskyCov(
+                    "theta_cov",
+                    n=len(THETA),
+                    eta=config.lkj_eta,
+                    sd_dist=pm.HalfNormal.dist(np.asarray(config.theta_sd)),
+                    compute_corr=True,
+                    store_in_trace=False,
+                )
+                pm.Deterministic("theta_sd", pt.sqrt(pt.diag(chol @ chol.T)), dims="parameter")
+            else:
+                spread = pm.HalfNormal("theta_sd", np.asarray(config.theta_sd), dims="parameter")
+                chol = pt.diag(spread)
             centered_mask = np.full(n_languages, config.parameterization == "centered")
             theta = pt.zeros((n_languages, len(THETA)))
             centered_idx = np.flatnonzero(centered_mask)
@@ -495,6 +509,9 @@ def build_law_model(
         if config.law == "msl":
             gamma = _pooled_effect("gamma", 0.0, config.gamma_scale, config.gamma_sd, n_languages)
             mean_log_loss = mean_log_loss - gamma[l] * np.log(data.family_share)
-        sigma = pm.HalfNormal("sigma", config.sigma_scale)
+        if config.sigma_floor > 0:
+            sigma = pm.Deterministic("sigma", config.sigma_floor + pm.HalfNormal("sigma_excess", config.sigma_scale))
+        else:
+            sigma = pm.HalfNormal("sigma", config.sigma_scale)
         pm.StudentT("log_loss", nu=config.student_nu, mu=mean_log_loss, sigma=sigma, observed=data.log_loss, dims="run")
     return model
