@@ -120,7 +120,8 @@ def _quantiles(draws: np.ndarray, ci: float) -> tuple[float, float, float]:
     finite = draws[np.isfinite(draws)]
     if finite.size < draws.size / 2:
         return float(np.median(draws)), float("nan"), float("nan")
-    lower, median, upper = np.quantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
+    with np.errstate(invalid="ignore"):  # inf draws (never crosses over) interpolate to inf, not a warning
+        lower, median, upper = np.quantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
     return float(median), float(lower), float(upper)
 
 
