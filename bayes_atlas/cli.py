@@ -412,7 +412,7 @@ def recommend(
     if d.get("advice"):
         click.echo(f"Finetune or pretrain: {d['advice']}.")
     helpers = rec.helpers
-    click.echo("\nBest co-training languages (transfer posterior):")
+    click.echo(f"\nBest co-training languages (transfer posterior): {d['co_training']}")
     with pd.option_context("display.float_format", "{:.2f}".format):
         click.echo(helpers.to_string())
     for w in rec.warnings:

@@ -223,7 +223,8 @@ class Recommendation:
         Point decisions: ``recommended_params`` (the model size with the lowest expected
         loss), ``regret_params_low`` / ``regret_params_high`` (sizes whose expected loss is
         within ``regret`` of that minimum), ``p_pretrain`` (probability pretraining from
-        scratch beats finetuning), ``advice``.
+        scratch beats finetuning), ``advice``, ``co_training`` (which candidates are likely
+        to help).
     helpers
         The best co-training languages for the target (transfer posterior), best first.
     warnings
@@ -505,6 +506,12 @@ def posterior_recommend(
     helper_table = transfer_fit.helpers(target, k=helpers, ci=ci, top=helpers, random_seed=random_seed)
     helper_table = helper_table[["bts_mean", "bts_lower", "bts_upper", "p_helps", f"p_top{helpers}"]]
     found += [w for w in _posterior_caveats(transfer_fit, "transfer", [target]) if w.code == "BA204"]
+    likely = helper_table.index[helper_table["p_helps"] >= 0.8].tolist()
+    decision["co_training"] = (
+        f"likely helpers (P(helps) >= 0.8): {', '.join(likely)}"
+        if likely
+        else f"no source is likely to help {target} (every P(helps) < 0.8): co-training buys little; train monolingually or pick by other needs"
+    )
     rec = Recommendation(
         target=target,
         inputs={

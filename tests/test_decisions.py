@@ -39,6 +39,8 @@ def test_recommendation_structure_and_budget():
     row = summary.loc["params"]
     assert row["lower"] < row["median"] < row["upper"]
     assert rec.helpers.index[0] == "es"  # Spanish is Catalan's best helper in the published matrix
+    assert "es" in rec.decision["co_training"]
+    assert rec.decision["co_training"].startswith("no source") == (rec.helpers["p_helps"].max() < 0.8)
     assert {"BA202"} <= {w.code for w in rec.warnings}  # the shipped law posterior is an emulation
     payload = json.loads(json.dumps(rec.to_dict()))
     assert payload["quantities"]["params"]["median"] == pytest.approx(row["median"])
