@@ -32,7 +32,7 @@ import pandas as pd
 
 from bayes_atlas.errors import UnknownLanguageError
 from bayes_atlas.inference import PosteriorFileError
-from bayes_atlas.laws import D_REF, N_REF, compute_optimal_numeric, saturate
+from bayes_atlas.laws import D_REF, N_REF, chinchilla_loss, compute_optimal_numeric, saturate
 
 __all__ = [
     "DecisionWarning",
@@ -176,11 +176,16 @@ def _range_caveat(fit: Any, role: str, params: np.ndarray, tokens: np.ndarray) -
     return found
 
 
-def _unique_tokens_for(codes: list[str], unique_tokens: float | dict[str, float] | None) -> dict[str, float]:
+@functools.lru_cache(maxsize=1)
+def _published_unique_tokens() -> dict[str, float]:
     from bayes_atlas import datasets
 
-    published = datasets.unique_tokens()
-    out = {code: float(published.get(code, np.inf)) for code in codes}
+    return {str(code): float(value) for code, value in datasets.unique_tokens().items()}
+
+
+def _unique_tokens_for(codes: list[str], unique_tokens: float | dict[str, float] | None) -> dict[str, float]:
+    published = _published_unique_tokens()
+    out = {code: published.get(code, np.inf) for code in codes}
     if isinstance(unique_tokens, dict):
         for code, value in unique_tokens.items():
             out[_check_language(code)] = float(value)
@@ -487,8 +492,9 @@ def posterior_recommend(
         finetune_fit = None
     if finetune_fit is not None:
         N_dec, D_dec = float(decision["recommended_params"]), float(decision["recommended_tokens"])
-        cross = _crossover_draws(finetune_fit, target, np.array([N_dec]), np.random.default_rng(random_seed))[:, 0]
-        scratch, finetuned = _finetune_losses(finetune_fit, target, N_dec, D_dec, np.random.default_rng(random_seed))
+        p_finetune = _finetune_params(finetune_fit, target, np.random.default_rng(random_seed))
+        cross = _crossover_draws(p_finetune, np.array([N_dec]))[:, 0]
+        scratch, finetuned = _finetune_losses(p_finetune, N_dec, D_dec)
         p_pretrain = float(np.mean(scratch < finetuned))
         draws["crossover_tokens"] = cross
         draws["loss_scratch_minus_finetuned"] = scratch - finetuned
@@ -538,35 +544,34 @@ def posterior_recommend(
 # -- pretrain vs finetune -------------------------------------------------------------------
 
 
-def _finetune_params(fit: Any, target: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    p = _target_law(fit, target, rng)
+def _finetune_params(fit: Any, target: str, rng: np.random.Generator) -> dict[str, Any]:
+    """Per-draw finetune-law parameters of ``target`` (population draw if the fit lacks it)."""
+    p: dict[str, Any] = _target_law(fit, target, rng)
     p["delta"] = np.exp(fit.effect_draws("log_delta", [target], rng)[:, 0])
     p["log_head"] = fit._flat("log_head_start")
     p["gamma"] = fit._flat("head_exponent")
     p["lam"] = fit._flat("lam")
-    from bayes_atlas import datasets
-
-    p["unique"] = float(datasets.unique_tokens().get(target, np.inf))
+    p["unique"] = _published_unique_tokens().get(target, np.inf)
     return p
 
 
-def _head_start(p: dict[str, np.ndarray], N: np.ndarray) -> np.ndarray:
+def _head_start(p: dict[str, Any], N: np.ndarray) -> np.ndarray:
     from bayes_atlas.models.law import HEAD_START_PARAMS
 
     return np.exp(p["log_head"][:, None] + p["gamma"][:, None] * (np.log(N)[None, :] - np.log(HEAD_START_PARAMS)))
 
 
-def _finetune_losses(fit: Any, target: str, N: float, D: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    p = _finetune_params(fit, target, rng)
+def _finetune_losses(p: dict[str, Any], N: float, D: float) -> tuple[np.ndarray, np.ndarray]:
+    """(draws,) losses of from-scratch and finetuned training at N parameters and D target tokens."""
     own = saturate(D, p["unique"], p["lam"])
     head = _head_start(p, np.array([N]))[:, 0]
-    base = p["E"] + p["A"] * N ** -p["alpha"]
-    return base + p["B"] * own ** -p["beta"], base + p["delta"] + p["B"] * (own + head) ** -p["beta"]
+    scratch = chinchilla_loss(N, own, p["E"], p["A"], p["alpha"], p["B"], p["beta"])
+    finetuned = chinchilla_loss(N, own + head, p["E"] + p["delta"], p["A"], p["alpha"], p["B"], p["beta"])
+    return scratch, finetuned
 
 
-def _crossover_draws(fit: Any, target: str, N: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _crossover_draws(p: dict[str, Any], N: np.ndarray) -> np.ndarray:
     """(draws, len(N)) token count where from-scratch training overtakes finetuning (inf: never)."""
-    p = _finetune_params(fit, target, rng)
     head = _head_start(p, N)
     B, beta, delta = p["B"][:, None], p["beta"][:, None], p["delta"][:, None]
     lam = p["lam"][:, None]
@@ -625,7 +630,7 @@ def crossover(
     sizes = np.atleast_1d(np.asarray(params, dtype=float))
     if not np.all(np.isfinite(sizes) & (sizes > 0)):
         raise ValueError(f"params must be positive model sizes, got {params!r}")
-    draws = _crossover_draws(fit, code, sizes, np.random.default_rng(random_seed))
+    draws = _crossover_draws(_finetune_params(fit, code, np.random.default_rng(random_seed)), sizes)
     rows = []
     for j, N in enumerate(sizes):
         t_med, t_lo, t_hi = _quantiles(draws[:, j], ci)
@@ -671,7 +676,7 @@ def crossover_compute_fit(
     codes = list(languages) if languages is not None else list(fit.languages)
     sizes = np.geomspace(3.68e8, 2.03e9, 6) if params is None else np.asarray(params, dtype=float)
     rng = np.random.default_rng(random_seed)
-    log_c = np.stack([np.log10(6 * sizes * _crossover_draws(fit, c, sizes, rng)) for c in codes], axis=1)  # (draws, lang, N)
+    log_c = np.stack([np.log10(6 * sizes * _crossover_draws(_finetune_params(fit, c, rng), sizes)) for c in codes], axis=1)
     x = np.broadcast_to(np.log10(sizes), log_c.shape[1:]).ravel()
     y = log_c.reshape(log_c.shape[0], -1)
     # Per draw, least squares over the finite crossovers only (a scarce-data language may
@@ -688,7 +693,9 @@ def crossover_compute_fit(
     slope, intercept = slope[usable], intercept[usable]
     finite = usable
     at_2b = intercept + slope * np.log10(2e9)
-    printed = pd.read_csv(_data_file("crossover_compute_fits.csv")).set_index("fit")
+    from bayes_atlas import datasets
+
+    printed = datasets.crossover_compute_fits().set_index("fit")
     rows = {
         "exponent": (*_quantiles(slope, ci), printed.loc["a", "exponent"], printed.loc["b", "exponent"]),
         "log10_coefficient": (
@@ -710,12 +717,6 @@ def crossover_compute_fit(
     return table
 
 
-def _data_file(name: str) -> Path:
-    from bayes_atlas._paths import data_dir
-
-    return data_dir() / name
-
-
 # -- curse of multilinguality ---------------------------------------------------------------
 
 
@@ -731,7 +732,9 @@ class Expansion:
 
     def summary(self) -> pd.DataFrame:
         """Median and interval of each multiplier, beside the printed one where ATLAS gives it."""
-        printed = pd.read_csv(_data_file("expansion_multipliers.csv")).set_index("r")
+        from bayes_atlas import datasets
+
+        printed = datasets.expansion_multipliers().set_index("r")
         rows = {}
         for name, values in self.draws.items():
             median, lower, upper = _quantiles(values, self.ci)

@@ -119,6 +119,7 @@ def evaluate(
         average over languages); columns ``r2``, ``coverage50``, ``coverage90`` (Bayesian fit
         only), ``n_test``, ``seconds``.
     """
+    from bayes_atlas.calibration import score_holdout
     from bayes_atlas.scaling import emulated_study_runs, fit
 
     runs = emulated_study_runs(0) if runs is None else runs
@@ -144,12 +145,10 @@ def evaluate(
                 kwargs = {"draws": 1000, "tune": 1000, "chains": 4, "random_seed": seed, "progressbar": False, "warn": False}
                 kwargs.update(fit_kwargs or {})
                 result = fit(runs.subset(~test), law="atlas", **kwargs)
-                draws = result.predict(runs.subset(test), random_seed=seed).values.reshape(-1, test.sum())
-                predicted = draws.mean(axis=0)
-                y = observed[test]
-                q = np.quantile(draws, [0.05, 0.25, 0.75, 0.95], axis=0)
-                cov50 = ((q[1] <= y) & (y <= q[2])).astype(float)
-                cov90 = ((q[0] <= y) & (y <= q[3])).astype(float)
+                scored = score_holdout(runs, result, test, random_seed=seed)
+                predicted = scored["mean"].to_numpy()
+                cov50 = scored["in50"].to_numpy(dtype=float)
+                cov90 = scored["in90"].to_numpy(dtype=float)
             else:
                 train = runs.subset(evaluated & ~test)
                 predicted = point_fit(train, law, n_starts=n_starts, seed=seed).predict(runs.subset(test))

@@ -24,6 +24,7 @@ import pandas as pd
 from bayes_atlas._io import write_atomically
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from bayes_atlas.transfer import TransferFit
@@ -206,7 +207,7 @@ def asymmetry_plot(fit: TransferFit, *, ci: float = 0.9, label_top: int = 8, tit
 EMULATION_NOTE = "EMULATION: posterior fitted to simulated runs of the ATLAS design"
 
 
-def _band(ax, x: np.ndarray, draws: np.ndarray, color: str, label: str, ci: float) -> None:  # noqa: ANN001
+def _band(ax: Axes, x: np.ndarray, draws: np.ndarray, color: str, label: str, ci: float) -> None:
     lower, median, upper = np.nanquantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2], axis=0)
     ax.fill_between(x, lower, upper, color=color, alpha=0.25, linewidth=0)
     ax.plot(x, median, color=color, label=label, linewidth=1.6)
@@ -215,6 +216,16 @@ def _band(ax, x: np.ndarray, draws: np.ndarray, color: str, label: str, ci: floa
 def _emulation_footer(fig: Figure, fits: Sequence[object]) -> None:
     if any(getattr(f, "meta", {}).get("emulated") for f in fits):
         fig.text(0.99, 0.005, EMULATION_NOTE, ha="right", va="bottom", fontsize=7, color="#555555")
+
+
+def _finish(fig: Figure, ax: Axes, title: str, fits: Sequence[object], **legend: object) -> Figure:
+    """Title, legend, grid and emulation footer shared by the law figures."""
+    ax.set_title(title, fontsize=10)
+    ax.legend(**{"fontsize": 8, "frameon": False, **legend})
+    ax.grid(True, which="both", alpha=0.3)
+    _emulation_footer(fig, fits)
+    fig.tight_layout()
+    return fig
 
 
 def compute_optimal_plot(
@@ -229,17 +240,13 @@ def compute_optimal_plot(
     Median and ``ci`` band over posterior draws of :func:`bayes_atlas.posterior_recommend`
     (published unique-token counts, so sw and hi bend toward parameters once data repeat).
     """
-    import warnings
-
     from bayes_atlas.decisions import load_posterior, posterior_recommend
 
     plt = _pyplot()
     computes = np.geomspace(1e18, 1e24, 13) if computes is None else np.asarray(computes, dtype=float)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True)
     for color, code in zip(OKABE_ITO, languages, strict=False):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            recs = [posterior_recommend(code, c, posterior=posterior, warn=False, helpers=1) for c in computes]
+        recs = [posterior_recommend(code, c, posterior=posterior, warn=False, helpers=1) for c in computes]
         for ax, key in zip(axes, ("params", "tokens"), strict=True):
             _band(ax, computes, np.stack([r.draws[key] for r in recs], axis=1), color, code, ci)
     for ax, label in zip(axes, ("compute-optimal parameters N*", "compute-optimal tokens D*"), strict=True):
@@ -264,36 +271,26 @@ def curse_plot(
     """Loss of a language against the number of languages K it shares a model with (ATLAS Fig. 4).
 
     Fixed model size and total tokens, K languages sampled uniformly (each gets
-    ``total_tokens / K``), from the curse-law posterior: ``E + K^phi A/N^alpha + K^psi B/S(D/K)^beta``.
+    ``total_tokens / K``, unique data unlimited), from the curse-law posterior
+    (:func:`bayes_atlas.laws.curse_loss` per draw).
     """
-    from bayes_atlas.decisions import load_posterior
-    from bayes_atlas.laws import D_REF, N_REF, saturate
+    from bayes_atlas.decisions import _target_law, load_posterior
+    from bayes_atlas.laws import curse_loss
 
     plt = _pyplot()
     fit = load_posterior("curse", posterior)
-    K = np.asarray(mixture_sizes, dtype=float)
+    K = np.asarray(mixture_sizes, dtype=float)[None, :]
     rng = np.random.default_rng(0)
     fig, ax = plt.subplots(figsize=(6.2, 4.4))
     for color, code in zip(OKABE_ITO, languages, strict=False):
-        theta = fit._theta_for([code], rng)[:, 0]
-        phi = fit.effect_draws("phi", [code], rng)[:, 0]
-        psi = fit.effect_draws("psi", [code], rng)[:, 0]
-        lam = fit._flat("lam")[:, None]
-        own = saturate(total_tokens / K[None, :], np.inf, lam)
-        loss = (
-            np.exp(theta[:, [0]])
-            + K[None, :] ** phi[:, None] * np.exp(theta[:, [1]] - theta[:, [2]] * np.log(params / N_REF))
-            + K[None, :] ** psi[:, None] * np.exp(theta[:, [3]] - theta[:, [4]] * (np.log(own) - np.log(D_REF)))
-        )
-        _band(ax, K, loss, color, code, ci)
+        p = {name: values[:, None] for name, values in _target_law(fit, code, rng).items()}
+        phi = fit.effect_draws("phi", [code], rng)
+        psi = fit.effect_draws("psi", [code], rng)
+        loss = curse_loss(K, params, total_tokens / K, p["E"], p["A"], phi, p["alpha"], p["B"], psi, p["beta"])
+        _band(ax, K[0], loss, color, code, ci)
     ax.set(xscale="log", xlabel="languages in the mixture K (uniform sampling)", ylabel="loss on the language")
-    ax.set_xticks(K, [str(int(k)) for k in K])
-    ax.set_title(f"Curse of multilinguality at N = {params:.3g}, D_tot = {total_tokens:.3g} ({ci:.0%} band)", fontsize=10)
-    ax.legend(fontsize=8, frameon=False)
-    ax.grid(True, alpha=0.3)
-    _emulation_footer(fig, [fit])
-    fig.tight_layout()
-    return fig
+    ax.set_xticks(K[0], [str(int(k)) for k in K[0]])
+    return _finish(fig, ax, f"Curse of multilinguality at N = {params:.3g}, D_tot = {total_tokens:.3g} ({ci:.0%} band)", [fit])
 
 
 def expansion_plot(factors: Sequence[float] = (2, 4, 8, 16), *, ci: float = 0.9, posterior: object = None) -> Figure:
@@ -314,24 +311,20 @@ def expansion_plot(factors: Sequence[float] = (2, 4, 8, 16), *, ci: float = 0.9,
             ax.plot(d["printed"], n["printed"], marker="x", color="#000000", markersize=7, linestyle="none")
     ax.plot([], [], marker="x", color="#000000", linestyle="none", label="printed (ATLAS)")
     ax.set(xscale="log", yscale="log", xlabel="total data multiplier D_tot' / D_tot", ylabel="model size multiplier N' / N")
-    ax.set_title(f"Growing K to rK languages at equal loss ({ci:.0%} intervals)", fontsize=10)
-    ax.legend(fontsize=8, frameon=False)
-    ax.grid(True, which="both", alpha=0.3)
-    _emulation_footer(fig, [load_posterior("curse", posterior)])
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, f"Growing K to rK languages at equal loss ({ci:.0%} intervals)", [load_posterior("curse", posterior)])
 
 
 def finetune_plot(
     language: str = "de", *, params: float = 2e9, tokens: np.ndarray | None = None, ci: float = 0.9, posterior: object = None
 ) -> Figure:
     """From-scratch vs finetuned loss against training tokens, with the crossover (ATLAS Fig. 6)."""
-    from bayes_atlas.decisions import _finetune_losses, crossover, load_posterior
+    from bayes_atlas.decisions import _finetune_losses, _finetune_params, crossover, load_posterior
 
     plt = _pyplot()
     fit = load_posterior("finetune", posterior)
     tokens = np.geomspace(2e9, 2e12, 50) if tokens is None else np.asarray(tokens, dtype=float)
-    pairs = [_finetune_losses(fit, language, params, float(d), np.random.default_rng(0)) for d in tokens]
+    p = _finetune_params(fit, language, np.random.default_rng(0))
+    pairs = [_finetune_losses(p, params, float(d)) for d in tokens]
     scratch = np.stack([p[0] for p in pairs], axis=1)
     finetuned = np.stack([p[1] for p in pairs], axis=1)
     fig, ax = plt.subplots(figsize=(6.2, 4.4))
@@ -343,12 +336,7 @@ def finetune_plot(
         if np.isfinite(row["tokens_lower"]):
             ax.axvspan(row["tokens_lower"], min(row["tokens_upper"], tokens[-1]), color="#999999", alpha=0.15, linewidth=0)
     ax.set(xscale="log", xlabel="training tokens of the target", ylabel=f"loss ({language})")
-    ax.set_title(f"Pretrain vs finetune, {language}, N = {params:.3g} ({ci:.0%} bands)", fontsize=10)
-    ax.legend(fontsize=8, frameon=False)
-    ax.grid(True, alpha=0.3)
-    _emulation_footer(fig, [fit])
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, f"Pretrain vs finetune, {language}, N = {params:.3g} ({ci:.0%} bands)", [fit])
 
 
 def crossover_compute_plot(
@@ -376,9 +364,4 @@ def crossover_compute_plot(
 
     ax.set(xscale="log", yscale="log", xlabel="model size N (parameters)", ylabel="crossover compute C (FLOPs)")
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_title("Above this compute, pretrain; below, finetune (posterior medians)", fontsize=10)
-    ax.legend(fontsize=7, frameon=False, ncol=2)
-    ax.grid(True, which="both", alpha=0.3)
-    _emulation_footer(fig, [fit])
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "Above this compute, pretrain; below, finetune (posterior medians)", [fit], fontsize=7, ncol=2)

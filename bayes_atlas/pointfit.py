@@ -26,8 +26,15 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from bayes_atlas.laws import D_REF, N_REF, R_D_STAR, R_N_STAR
-from bayes_atlas.models.law import MAX_TRANSFER_SOURCES, LawData, family_share, prepare_law_data, saturate_tokens
+from bayes_atlas.laws import D_REF, N_REF, R_D_STAR
+from bayes_atlas.models.law import (
+    MAX_TRANSFER_SOURCES,
+    LawData,
+    dcsl_log_params,
+    family_share,
+    prepare_law_data,
+    saturate_tokens,
+)
 
 __all__ = ["POINT_LAWS", "PointFit", "bootstrap", "point_fit"]
 
@@ -73,19 +80,14 @@ class _Rows:
         self.other = data.other_tokens[rows]
         self.p = family_share[rows]
         self.log_loss = data.log_loss[rows]
-        self.slot_cache: dict[str, Any] = {}
+        # Per transfer slot, 1 + the index of the pair's tau among this language's extras (0 unused).
+        used_pairs = np.unique(self.pair[self.transfer > 0])
+        self.pairs = [int(p) for p in used_pairs]
+        position = {p: i + 1 for i, p in enumerate(self.pairs)}
+        self.slot = np.where(self.transfer > 0, np.vectorize(lambda p: position.get(int(p), 0))(self.pair), 0)
 
 
-def _slots(rows: _Rows, pair_slots: dict[int, int]) -> np.ndarray:
-    """(rows, K) index into [0, tau_1, tau_2, ...]: 0 where a source slot is unused (cached)."""
-    key = id(pair_slots)
-    if rows.slot_cache.get("key") != key:
-        lookup = np.vectorize(lambda p: pair_slots.get(int(p), -1) + 1)
-        rows.slot_cache.update(key=key, slot=np.where(rows.transfer > 0, lookup(rows.pair), 0))
-    return rows.slot_cache["slot"]
-
-
-def _log_loss(law: str, theta: np.ndarray, rows: _Rows, pair_slots: dict[int, int]) -> np.ndarray:
+def _log_loss(law: str, theta: np.ndarray, rows: _Rows) -> np.ndarray:
     log_E, a, alpha, b, beta = theta[:5]
     extra = theta[5:]
     log_N_rel = rows.log_N - np.log(N_REF)
@@ -93,15 +95,7 @@ def _log_loss(law: str, theta: np.ndarray, rows: _Rows, pair_slots: dict[int, in
         D = rows.total
     elif law == "dcsl":
         D = saturate_tokens(np.maximum(rows.target, 1.0), rows.target_unique, 1.0 / R_D_STAR)
-        # N' of the data-constrained law: parameters beyond those compute-optimal for the
-        # unique data decay like repeated tokens (only matters for small unique counts).
-        A, B = np.exp(a + alpha * np.log(N_REF)), np.exp(b + beta * np.log(D_REF))
-        G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
-        finite_U = np.where(np.isfinite(rows.target_unique), rows.target_unique, np.inf)
-        U_N = np.minimum(G * (finite_U * G) ** (beta / alpha), np.exp(rows.log_N))
-        R_N = np.maximum(np.exp(rows.log_N) / U_N - 1.0, 0.0)
-        N_eff = U_N + U_N * R_N_STAR * -np.expm1(-R_N / R_N_STAR)
-        log_N_rel = np.log(N_eff) - np.log(N_REF)
+        log_N_rel = dcsl_log_params(rows.log_N, rows.target, rows.target_unique, theta[:5]) - np.log(N_REF)
     else:
         lam = np.exp(extra[0])
         D = saturate_tokens(rows.target, rows.target_unique, lam)
@@ -110,11 +104,9 @@ def _log_loss(law: str, theta: np.ndarray, rows: _Rows, pair_slots: dict[int, in
         elif law == "atlas":
             D = D + np.exp(extra[1]) * rows.other
             taus = np.concatenate([[0.0], extra[2:]])  # slot 0: unused source
-            slot = _slots(rows, pair_slots)
             for k in range(MAX_TRANSFER_SOURCES):
-                used = rows.transfer[:, k] > 0
-                if used.any():
-                    D = D + taus[slot[:, k]] * saturate_tokens(rows.transfer[:, k], rows.transfer_unique[:, k], lam)
+                if rows.slot[:, k].any():
+                    D = D + taus[rows.slot[:, k]] * saturate_tokens(rows.transfer[:, k], rows.transfer_unique[:, k], lam)
         D = np.maximum(D, 1e-3 * np.maximum(rows.target, 1.0))
     value = np.exp(log_E) + np.exp(a - alpha * log_N_rel) + np.exp(b - beta * (np.log(np.maximum(D, 1.0)) - np.log(D_REF)))
     log_value = np.log(value)
@@ -155,22 +147,17 @@ class PointFit:
                 continue
             rows_idx = np.flatnonzero(np.asarray(data.languages)[data.language_index] == code)
             rows = _Rows(data, rows_idx, share)
-            theta, slots = self._theta(code, data, rows)
-            out[rows_idx] = np.exp(_log_loss(self.law, theta, rows, slots))
+            out[rows_idx] = np.exp(_log_loss(self.law, self._theta(code, data, rows), rows))
         return out
 
-    def _theta(self, code: str, data: LawData, rows: _Rows) -> tuple[np.ndarray, dict[int, int]]:
+    def _theta(self, code: str, data: LawData, rows: _Rows) -> np.ndarray:
         row = self.params.loc[code]
-        names = [*BASE, *_EXTRA[self.law]]
-        theta = [float(row[n]) for n in names]
-        slots: dict[int, int] = {}
+        theta = [float(row[n]) for n in (*BASE, *_EXTRA[self.law])]
         if self.law == "atlas":
-            for p in np.unique(rows.pair[rows.transfer > 0]):
-                source = data.pairs[p][1]
-                slots[int(p)] = len(slots)
-                value = row.get(f"tau[{source}]", np.nan)
+            for p in rows.pairs:
+                value = row.get(f"tau[{data.pairs[p][1]}]", np.nan)
                 theta.append(0.0 if not np.isfinite(value) else float(value))
-        return np.asarray(theta), slots
+        return np.asarray(theta)
 
 
 def point_fit(
@@ -217,16 +204,13 @@ def point_fit(
             continue
         rows = _Rows(data, rows_idx, share)
         names = [*BASE, *_EXTRA[law]]
-        slots: dict[int, int] = {}
         if law == "atlas":
-            for p in np.unique(rows.pair[rows.transfer > 0]):
-                slots[int(p)] = len(slots)
-                names.append(f"tau[{data.pairs[p][1]}]")
+            names += [f"tau[{data.pairs[p][1]}]" for p in rows.pairs]
         bounds = [_BOUNDS["tau"] if n.startswith("tau[") else _BOUNDS[n] for n in names]
         low, high = np.array(bounds).T
 
-        def objective(theta: np.ndarray, rows: _Rows = rows, slots: dict[int, int] = slots) -> float:
-            residual = _log_loss(law, theta, rows, slots) - rows.log_loss
+        def objective(theta: np.ndarray, rows: _Rows = rows) -> float:
+            residual = _log_loss(law, theta, rows) - rows.log_loss
             value = float(np.sum(_huber(residual, huber_delta)))
             return value if np.isfinite(value) else 1e10
 

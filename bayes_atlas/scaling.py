@@ -390,7 +390,7 @@ class Fit:
         elif self.law == "dcsl":
             own = saturate_tokens(np.maximum(data.target_tokens, 1.0), data.target_unique, 1.0 / R_D_STAR)
             log_data = np.broadcast_to(np.log(own), (self.n_draws, data.n_rows))
-            log_param_term = theta[..., 1] - theta[..., 2] * (dcsl_log_params(data, theta) - np.log(N_REF))
+            log_param_term = theta[..., 1] - theta[..., 2] * (dcsl_log_params(data.log_params, data.target_tokens, data.target_unique, theta) - np.log(N_REF))
         else:
             own = saturate_tokens(data.target_tokens, data.target_unique, self._flat("lam")[:, None], np)
             if self.law == "finetune":

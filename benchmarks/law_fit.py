@@ -18,6 +18,8 @@ import warnings
 
 import pandas as pd
 
+from _samplers import diagnostics_row, ratio_table
+
 from bayes_atlas.inference import configure_jax
 
 DESIGNS = ("monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual")
@@ -52,22 +54,9 @@ def main() -> None:
             except ImportError as error:
                 print(f"{sampler}: skipped ({error})")
                 continue
-        d = fit.diagnostics
-        rows.append(
-            {
-                "sampler": sampler,
-                "wall_s": d.wall_time_s,
-                "divergences": d.divergences,
-                "max_r_hat": d.max_r_hat,
-                "min_ess_bulk": d.min_ess_bulk,
-                "ess_per_s": d.min_ess_bulk / d.wall_time_s,
-            }
-        )
-        print(f"{sampler}: {rows[-1]}", flush=True)
-    table = pd.DataFrame(rows).set_index("sampler")
+        rows.append(diagnostics_row(sampler, fit.diagnostics))
+    table = ratio_table(rows)
     first = table.index[0]
-    table["wall_vs_first"] = table["wall_s"] / table.loc[first, "wall_s"]
-    table["ess_per_s_vs_first"] = table["ess_per_s"] / table.loc[first, "ess_per_s"]
     with pd.option_context("display.width", 140, "display.float_format", "{:.3f}".format):
         print(f"\nATLAS law, emulated study ({len(subset)} rows), {args.chains} chains x ({args.tune} + {args.draws})")
         print(table.to_string())

@@ -16,6 +16,8 @@ import warnings
 
 import pandas as pd
 
+from _samplers import diagnostics_row, ratio_table
+
 from bayes_atlas.inference import configure_jax, diagnose, sample_nuts
 
 
@@ -52,21 +54,8 @@ def main() -> None:
             continue
         sampled = [rv.name for rv in model.free_RVs if rv.name in idata["posterior"].data_vars]
         d = diagnose(idata, var_names=sampled, wall_time_s=wall, sampler=sampler)
-        rows.append(
-            {
-                "sampler": sampler,
-                "wall_s": d.wall_time_s,
-                "divergences": d.divergences,
-                "max_r_hat": d.max_r_hat,
-                "min_ess_bulk": d.min_ess_bulk,
-                "ess_per_s": d.min_ess_bulk / d.wall_time_s,
-            }
-        )
-        print(f"{sampler}: {rows[-1]}", flush=True)
-    table = pd.DataFrame(rows).set_index("sampler")
-    if "numpyro" in table.index:
-        table["wall_vs_numpyro"] = table["wall_s"] / table.loc["numpyro", "wall_s"]
-        table["ess_per_s_vs_numpyro"] = table["ess_per_s"] / table.loc["numpyro", "ess_per_s"]
+        rows.append(diagnostics_row(sampler, d))
+    table = ratio_table(rows, "numpyro")
     with pd.option_context("display.width", 140, "display.float_format", "{:.3f}".format):
         print(f"\ntransfer model, published 38 x 38 matrix, {args.chains} chains x ({args.tune} tune + {args.draws} draws)")
         print(table.to_string())

@@ -336,26 +336,28 @@ def _pooled_effect(name: str, mean: float, scale: float, spread: float, n_langua
     return pm.Deterministic(name, centre + sd * z, dims="language")
 
 
-def dcsl_log_params(data: LawData, theta_rows, xp=np):  # noqa: ANN001, ANN201
+def dcsl_log_params(log_params, target_tokens, target_unique, theta_rows, xp=np):  # noqa: ANN001, ANN201
     """log N' of the data-constrained law per row (``theta_rows``: (..., rows, 5) or (rows, 5)).
 
     ``U_N`` = the compute-optimal parameter count for the unique target tokens under the
     row's own law, capped at N; parameters beyond it count like repeated tokens (R*_N = 5.31).
     Only rows whose target data actually repeat (D_t > U_t) are affected; the others keep N.
+    Used by the Bayesian builder (pytensor), :class:`bayes_atlas.scaling.Fit` and the point
+    fits (numpy).
     """
-    finite = np.isfinite(data.target_unique) & (data.target_tokens > data.target_unique)
+    finite = np.isfinite(target_unique) & (target_tokens > target_unique)
     if not finite.any():
-        return data.log_params
+        return log_params
     alpha, beta = xp.maximum(theta_rows[..., 2], 1e-3), xp.maximum(theta_rows[..., 4], 1e-3)
     log_A = theta_rows[..., 1] + alpha * np.log(N_REF)
     log_B = theta_rows[..., 3] + beta * np.log(D_REF)
-    log_U = np.log(np.where(finite, data.target_unique, 1.0))
+    log_U = np.log(np.where(finite, target_unique, 1.0))
     log_G = (xp.log(alpha) + log_A - xp.log(beta) - log_B) / (alpha + beta)
     # Clipped below (at N / e^20) so exp() cannot overflow and poison the gradients.
-    log_U_N = xp.clip(log_G + beta / alpha * (log_U + log_G), data.log_params - 20.0, data.log_params)
-    excess = xp.maximum(xp.exp(data.log_params - log_U_N) - 1.0, 0.0)
+    log_U_N = xp.clip(log_G + beta / alpha * (log_U + log_G), log_params - 20.0, log_params)
+    excess = xp.maximum(xp.exp(log_params - log_U_N) - 1.0, 0.0)
     log_N_eff = log_U_N + xp.log1p(R_N_STAR * -xp.expm1(-excess / R_N_STAR))
-    return xp.where(finite, log_N_eff, data.log_params)
+    return xp.where(finite, log_N_eff, log_params)
 
 
 def build_law_model(
@@ -482,7 +484,7 @@ def build_law_model(
         l = data.language_index
         log_param_term = theta[l, 1] - theta[l, 2] * (data.log_params - np.log(N_REF))
         if config.law == "dcsl":
-            log_param_term = theta[l, 1] - theta[l, 2] * (dcsl_log_params(data, theta[l], pt) - np.log(N_REF))
+            log_param_term = theta[l, 1] - theta[l, 2] * (dcsl_log_params(data.log_params, data.target_tokens, data.target_unique, theta[l], pt) - np.log(N_REF))
         floor = E[l]
         if config.law == "curse":
             phi = _pooled_effect("phi", config.phi_mean, config.phi_scale, config.phi_sd, n_languages)
