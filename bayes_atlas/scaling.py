@@ -49,6 +49,11 @@ from bayes_atlas.models.law import (
 __all__ = ["EMULATED_DESIGNS", "Fit", "FitInputError", "emulated_study_runs", "fit", "model_card"]
 
 MODEL_NAME = "law"
+#: Default NUTS draws and tuning steps per chain. Same cost as 1000 + 1000, more kept draws:
+#: on the emulated study (790 rows, 4 chains, 2 cores) 700 + 1300 gave r_hat 1.006, bulk
+#: ESS 516 in 176 s; 1000 + 1000 gave r_hat 1.013, ESS 373 in 173 s.
+DEFAULT_DRAWS = 1300
+DEFAULT_TUNE = 700
 SAMPLE_DIMS = ("chain", "draw")
 
 
@@ -107,8 +112,8 @@ def fit(
     transfer: Any = "default",
     theta_prior: Any = None,
     config: LawConfig | None = None,
-    draws: int = 1000,
-    tune: int = 1000,
+    draws: int = DEFAULT_DRAWS,
+    tune: int = DEFAULT_TUNE,
     chains: int = 4,
     random_seed: int | None = None,
     nuts_sampler: str = "numpyro",
