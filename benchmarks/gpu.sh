@@ -10,4 +10,4 @@ export JAX_COMPILATION_CACHE_DIR="${JAX_COMPILATION_CACHE_DIR:-$PWD/.cache/jax}"
 nvidia-smi --query-gpu=name,memory.total --format=csv
 .venv/bin/python -c "import jax; print(jax.devices())"
 # sample_nuts runs the chains vectorised when JAX is on an accelerator.
-.venv/bin/python benchmarks/law_fit.py --chains "$chains" --draws 1000 --tune 1000
+.venv/bin/python benchmarks/law_fit.py --chains "$chains"

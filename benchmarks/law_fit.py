@@ -1,6 +1,6 @@
 """The ATLAS law on the emulated study (790 rows, 50 languages) with several NUTS samplers, side by side.
 
-Run: .venv/bin/python benchmarks/law_fit.py [--samplers numpyro,pymc,nutpie --chains 4 --draws 1000]
+Run: .venv/bin/python benchmarks/law_fit.py [--samplers numpyro,pymc,nutpie --chains 4 --draws 1300 --tune 700]
 GPU: see benchmarks/gpu.sh.
 
 Prints per sampler: wall time (compilation included), divergences, max r_hat, min bulk
@@ -21,6 +21,7 @@ import pandas as pd
 from _samplers import diagnostics_row, ratio_table
 
 from bayes_atlas.inference import configure_jax
+from bayes_atlas.scaling import DEFAULT_DRAWS, DEFAULT_TUNE
 
 DESIGNS = ("monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual")
 
@@ -29,8 +30,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samplers", default="numpyro")
     parser.add_argument("--chains", type=int, default=4)
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help="per chain (default: bayes_atlas.fit's)")
+    parser.add_argument("--tune", type=int, default=DEFAULT_TUNE, help="per chain (default: bayes_atlas.fit's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--point-starts", type=int, default=8, help="starts per language of the point fit")
     parser.add_argument("--bootstrap", type=int, default=10, help="bootstrap resamples to time (0: skip)")
