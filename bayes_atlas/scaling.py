@@ -351,7 +351,8 @@ class Fit:
             mean_log = mean_log + np.log([scale[code] for code in data.languages])[data.language_index]
         if noise:
             sigma = self._flat("sigma")[:, None]
-            mean_log = mean_log + sigma * rng.standard_t(self.config.student_nu, size=mean_log.shape)
+            nu = self._flat("nu")[:, None] if "nu" in self.posterior else self.config.student_nu
+            mean_log = mean_log + sigma * rng.standard_t(nu, size=mean_log.shape)
         return xr.DataArray(
             np.exp(mean_log).reshape(self.posterior.sizes["chain"], self.posterior.sizes["draw"], -1),
             dims=(*SAMPLE_DIMS, "run"),

@@ -92,3 +92,15 @@ def test_posterior_file_round_trip_and_refusals(tmp_path):
     with pytest.raises(PosteriorFileError, match="format 99"):
         read_posterior(tmp_path / "future.nc", model="demo")
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_tree_depth_hits_warn_but_do_not_fail_convergence():
+    rng = np.random.default_rng(3)
+    depth = np.full((4, 400), 4)
+    depth[2, 7] = 10
+    d = diagnose(_tree({"a": rng.normal(size=(4, 400))}, np.zeros((4, 400), bool), depth))
+    assert d.tree_depth_hits == 1
+    assert d.converged  # the project's bar: divergences, r_hat, ESS
+    with pytest.warns(ConvergenceWarning, match="costs time, not validity") as record:
+        warn_on_diagnostics(d)
+    assert [w.message.code for w in record] == ["BA104"]

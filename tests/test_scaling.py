@@ -10,7 +10,7 @@ import bayes_atlas
 from bayes_atlas.inference import PosteriorFileError
 from bayes_atlas.models.law import LawConfig, prepare_law_data
 from bayes_atlas.runs import RunTable
-from bayes_atlas.scaling import Fit, FitInputError
+from bayes_atlas.scaling import EMULATED_DESIGNS, Fit, FitInputError
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +242,34 @@ def test_dcsl_and_msl_laws_fit_and_predict(mono_runs, bilingual_runs):
     assert "gamma" in set(msl.summary().index.get_level_values("parameter"))
     predicted = msl.predict(bilingual_runs, noise=False).median(("chain", "draw")).values
     assert np.median(np.abs(predicted / bilingual_runs.frame["loss"].to_numpy() - 1)) < 0.03
+
+
+def test_population_options_build_the_named_variables(study):
+    """``parameterization="auto"`` centres data-rich languages; the Gamma spread prior; learnt Student-t tails."""
+    from bayes_atlas.models.law import build_law_model
+
+    runs, _ = study
+    keep = runs.frame["design"].isin(EMULATED_DESIGNS["atlas"]).to_numpy()
+    data = prepare_law_data(runs.subset(keep))
+    rows = np.bincount(data.language_index, minlength=len(data.languages))
+    config = LawConfig(parameterization="auto", centered_min_rows=10, population_correlation=False, student_nu=None)
+    model = build_law_model(data, config)
+    centred = list(model.coords["language_centered"])
+    assert centred == [code for code, n in zip(data.languages, rows) if n >= 10] and 0 < len(centred) < len(data.languages)
+    assert len(model.coords["language_noncentered"]) == len(data.languages) - len(centred)
+    assert {"nu", "theta_sd"} <= {v.name for v in model.free_RVs}
+    assert type(model["theta_sd"].owner.op).__name__.startswith("Gamma")
+    assert "nu" not in {v.name for v in build_law_model(data, LawConfig()).free_RVs}
+    with pytest.raises(ValueError, match="population_sd_prior"):
+        LawConfig(population_sd_prior="flat")
+    with pytest.raises(ValueError, match="parameterization"):
+        LawConfig(parameterization="half")
+
+
+def test_learnt_tails_are_used_by_predict(mono_runs):
+    config = LawConfig(student_nu=None)
+    result = bayes_atlas.fit(mono_runs, law="chinchilla", config=config, draws=100, tune=150, chains=2, random_seed=9, progressbar=False, warn=False)
+    assert result.posterior["nu"].dims == ("chain", "draw")
+    assert LawConfig.from_dict(result.config.to_dict()).student_nu is None
+    draws = result.predict(mono_runs, random_seed=0)
+    assert np.isfinite(draws.values).all()

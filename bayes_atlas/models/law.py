@@ -128,7 +128,7 @@ class LawConfig:
     sigma_scale: float = 0.05
     sigma_floor: float = 0.0
     population_correlation: bool = True
-    student_nu: float = 5.0
+    student_nu: float | None = 5.0
     lam_median: float = 1 / 15.4
     lam_log_sd: float = 0.5
     bts_pooled_mean: float = -0.3
@@ -168,7 +168,7 @@ class LawConfig:
         for name in ("theta_mean", "theta_scale", "theta_sd"):
             if len(getattr(self, name)) != len(THETA):
                 raise ValueError(f"LawConfig.{name} needs {len(THETA)} values {THETA}")
-        positive = [*self.theta_scale, *self.theta_sd, self.lkj_eta, self.sigma_scale, self.student_nu, self.lam_median]
+        positive = [*self.theta_scale, *self.theta_sd, self.lkj_eta, self.sigma_scale, self.student_nu or 1.0, self.lam_median]
         if not all(np.isfinite(v) and v > 0 for v in positive):
             raise ValueError("LawConfig scales, lkj_eta, student_nu and lam_median must be positive")
 
@@ -551,5 +551,10 @@ def build_law_model(
             sigma = pm.Deterministic("sigma", config.sigma_floor + pm.HalfNormal("sigma_excess", config.sigma_scale))
         else:
             sigma = pm.HalfNormal("sigma", config.sigma_scale)
-        pm.StudentT("log_loss", nu=config.student_nu, mu=mean_log_loss, sigma=sigma, observed=data.log_loss, dims="run")
+        if config.student_nu is None:
+            # Learnt tails, Gamma(2, 0.1) (Juarez & Steel 2010): mean 20, mass down to ~1.
+            nu = pm.Gamma("nu", alpha=2.0, beta=0.1)
+        else:
+            nu = config.student_nu
+        pm.StudentT("log_loss", nu=nu, mu=mean_log_loss, sigma=sigma, observed=data.log_loss, dims="run")
     return model
