@@ -155,7 +155,9 @@ def fit(
     config
         Priors (:class:`bayes_atlas.models.law.LawConfig`); its ``law`` is set from ``law``.
     draws, tune, chains, random_seed, nuts_sampler, target_accept, dense_mass, progressbar
-        NUTS settings (:func:`bayes_atlas.inference.sample_nuts`). ``dense_mass=None`` picks a
+        NUTS settings (:func:`bayes_atlas.inference.sample_nuts`). The defaults (4 chains x
+        (700 tuning + 1300 kept draws), target_accept 0.95) converge on the emulated study:
+        0 divergences, r_hat 1.006, bulk ESS 516 in 175 s on 2 cores. ``dense_mass=None`` picks a
         dense mass matrix for tables of up to 3 languages (few, strongly correlated
         parameters: Epoch's single-language runs reach ESS 2000 in 7 s) and a diagonal one
         above (790-row emulated study: diagonal 191 s and 0 divergences at target_accept
