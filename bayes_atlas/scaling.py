@@ -72,11 +72,21 @@ def _bts_prior(pairs: tuple[tuple[str, str], ...], transfer: Any) -> pd.DataFram
 
 
 def _normalise_losses(runs: Any) -> tuple[Any, dict[str, float]]:
+    """Divide each language's losses by its loss at its smallest-compute run.
+
+    One anchor shared by design across languages (the smallest run), not the geometric mean
+    of whatever runs a language has: with the mean, a language fitted on small runs only
+    gets a higher scale than one with large runs too, so its rescaled floor sits lower and
+    the languages no longer share one population.
+    """
     from bayes_atlas.runs import RunTable
 
     frame = runs.frame.copy()
-    log_loss = np.log(frame["loss"].to_numpy(dtype=float))
-    scale = pd.Series(log_loss).groupby(frame["language"].to_numpy()).mean().map(np.exp)
+    compute = frame["params"].to_numpy(dtype=float) * runs.total_tokens.to_numpy(dtype=float)
+    log_loss = pd.Series(np.log(frame["loss"].to_numpy(dtype=float)))
+    languages = frame["language"].to_numpy()
+    smallest = compute <= pd.Series(compute).groupby(languages).transform("min").to_numpy() * (1 + 1e-9)
+    scale = log_loss[smallest].groupby(languages[smallest]).mean().map(np.exp)
     frame["loss"] = frame["loss"].to_numpy() / frame["language"].map(scale).to_numpy()
     return RunTable(frame, runs.loss_unit, runs.kind, dict(runs.meta)), {str(k): float(v) for k, v in scale.items()}
 
@@ -177,8 +187,8 @@ def fit(
     FitInputError
         For a run table the law cannot use (fewer than 3 rows; per-sequence losses for the
         curse or finetune law). Per-sequence losses (``bits/sequence``) are accepted for the
-        ATLAS and Chinchilla laws: each language's losses are divided by their geometric
-        mean (``meta["loss_scale"]``), predictions are scaled back, and only fitted languages
+        ATLAS and Chinchilla laws: each language's losses are divided by its loss at its
+        smallest-compute run (``meta["loss_scale"]``), predictions are scaled back, and only fitted languages
         can be predicted.
     """
     from bayes_atlas.inference import diagnose, sample_nuts, warn_on_diagnostics
@@ -200,7 +210,7 @@ def fit(
                 "(convert to nats or bits per token first)"
             )
         # Per-sequence losses (e.g. Goldfish: bits per FLORES sentence) are on a different
-        # scale in every language; dividing each language's losses by their geometric mean
+        # scale in every language; dividing each language's losses by a per-language constant
         # is an exact reparameterisation of its floor and amplitudes, and puts every
         # language on the scale the population prior expects.
         fitted_runs, loss_scale = _normalise_losses(runs)

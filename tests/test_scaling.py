@@ -217,6 +217,10 @@ def test_per_sequence_losses_are_rescaled_per_language(mono_runs):
     runs = RunTable.from_frame(frame, loss_unit="bits/sequence")
     result = bayes_atlas.fit(runs, law="chinchilla", draws=150, tune=200, chains=2, random_seed=5, progressbar=False, warn=False)
     assert set(result.meta["loss_scale"]) == {"en", "fr", "sw"}
+    # The anchor is each language's smallest-compute run, a design point every language shares.
+    english = frame[frame["language"] == "en"]
+    smallest = (english["params"] * runs.total_tokens[english.index]).idxmin()
+    assert result.meta["loss_scale"]["en"] == pytest.approx(english.loc[smallest, "loss"])
     predicted = result.predict(runs, noise=False).median(("chain", "draw")).values
     assert np.median(np.abs(predicted / frame["loss"].to_numpy() - 1)) < 0.02
     unseen = pd.DataFrame({"run_id": ["d1"], "language": ["de"], "params": [1e8], "loss": [80.0], "tokens_de": [2e9]})
