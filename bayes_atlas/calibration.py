@@ -172,7 +172,13 @@ def goldfish_holdout(
     cannot separate the two exponents by itself, and a noise floor of 0.5% of the loss
     (``sigma_floor``), because with 1-3 runs per language every language could otherwise
     be fitted exactly, and independent population parameters (with a learnt 5 x 5
-    correlation the four chains disagree: r_hat 2-3; without, 1.06).
+    correlation the four chains disagree: r_hat 1.6-2.4; without, 1.006).
+
+    Measured (2026-11-28, 166 languages, defaults): each language alone, median error 3.1%
+    and 90% coverage 0.86; pooled, 10.2% and 0.19. Rescaling every language at its smallest
+    run ties its floor and amplitudes together (they sum to 1 there), which an independent
+    population cannot express; the correlated one can (median error 2.2%, coverage 0.75)
+    but its chains do not mix yet. Pooling does not pay here yet.
 
     Returns
     -------
