@@ -128,7 +128,7 @@ def test_table1_largest_models_split():
     reason="known limitation: on Goldfish the pooled law converges (r_hat 1.006) but extrapolates to each language's "
     "largest data size worse than fitting each language alone (median error 10.2% vs 3.1%; 90% coverage 0.19 vs 0.86); "
     "with a learnt correlation it predicts better (2.2%, 0.75) but does not converge (r_hat 1.62), measured 2026-11-28",
-))
+)
 def test_goldfish_pooling(mirror):
     """Goldfish, largest data size of every language held out: partial pooling vs each language alone."""
     from bayes_atlas.calibration import goldfish_holdout
