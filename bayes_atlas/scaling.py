@@ -493,7 +493,10 @@ class Fit:
         """Read a fit written by :meth:`save`; refuses files of another model or format."""
         tree = read_posterior(path, model=MODEL_NAME)
         try:
-            config = LawConfig.from_dict(json_attr(tree, "config"))
+            stored = json_attr(tree, "config")
+            # Files written before the spread prior was a setting were fitted with half-normals.
+            stored.setdefault("population_sd_prior", "halfnormal")
+            config = LawConfig.from_dict(stored)
         except (TypeError, ValueError) as error:
             raise PosteriorFileError(f"{path}: incompatible law config ({error}); refit and save again") from error
         posterior = tree["posterior"].to_dataset()

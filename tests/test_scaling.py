@@ -277,3 +277,18 @@ def test_learnt_tails_are_used_by_predict(mono_runs):
     assert LawConfig.from_dict(result.config.to_dict()).student_nu is None
     draws = result.predict(mono_runs, random_seed=0)
     assert np.isfinite(draws.values).all()
+
+
+def test_files_from_before_the_spread_prior_setting_load_as_half_normal(small_fit, tmp_path):
+    import json
+
+    import xarray as xr
+
+    path = small_fit.save(tmp_path / "new.nc")
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    config = json.loads(tree.attrs["config"])
+    del config["population_sd_prior"]
+    tree.attrs = {**tree.attrs, "config": json.dumps(config)}
+    tree.to_netcdf(tmp_path / "old.nc", engine="h5netcdf")
+    assert Fit.load(path).config.population_sd_prior == "gamma"
+    assert Fit.load(tmp_path / "old.nc").config.population_sd_prior == "halfnormal"
