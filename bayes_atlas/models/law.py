@@ -84,7 +84,8 @@ class LawConfig:
         exactly, and without a floor the posterior collapses toward sigma -> 0 with chains
         stuck at different depths of that funnel (measured: r_hat 2.1-2.3).
     student_nu
-        Degrees of freedom of the Student-t likelihood.
+        Degrees of freedom of the Student-t likelihood; ``None`` learns them (prior Gamma(2,
+        0.1), variable ``nu``), for run tables with outlying runs (Epoch: nu ~ 1.6).
     lam_median, lam_log_sd
         Log-normal prior of the repetition rate (median 1/15.4, Muennighoff et al. 2023).
     bts_pooled_mean, bts_pooled_sd
