@@ -37,6 +37,13 @@ def _goldfish_config() -> Any:
     )
 
 
+def _fit_training(runs: Any, law: str, config: Any, sampler: dict[str, Any], init: str = "jitter") -> Any:
+    """The law fitted to ``runs`` (the training rows) without convergence warnings: callers report diagnostics."""
+    from bayes_atlas.scaling import fit
+
+    return fit(runs, law=law, config=config, warn=False, init=init, **sampler)
+
+
 def score_holdout(runs: Any, result: Any, test: np.ndarray, *, random_seed: int = 0) -> pd.DataFrame:
     """Posterior predictive summary of the ``test`` rows of ``runs`` under a fitted law.
 
@@ -69,6 +76,7 @@ def score_holdout(runs: Any, result: Any, test: np.ndarray, *, random_seed: int 
 
 
 def _summarise(table: pd.DataFrame) -> pd.Series:
+    """Coverage of the 50% / 90% intervals, median absolute relative error and count of scored rows."""
     return pd.Series(
         {
             "coverage50": float(table["in50"].mean()),
@@ -100,25 +108,14 @@ def epoch_holdout(
     ``summary()`` sits beside Epoch's published E 1.82, A 482, alpha 0.348, B 2085,
     beta 0.366).
     """
-    from bayes_atlas.public_runs import chinchilla_epoch
-    from bayes_atlas.scaling import fit
-
     from bayes_atlas.models.law import LawConfig
+    from bayes_atlas.public_runs import chinchilla_epoch
 
     runs = chinchilla_epoch()
     compute = runs.frame["training_flop"].to_numpy()
     test = compute >= np.quantile(compute, 0.8)
-    result = fit(
-        runs.subset(~test),
-        law="chinchilla",
-        config=config or LawConfig(law="chinchilla", student_nu=None),
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        random_seed=random_seed,
-        progressbar=progressbar,
-        warn=False,
-    )
+    sampler = {"draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed, "progressbar": progressbar}
+    result = _fit_training(runs.subset(~test), "chinchilla", config or LawConfig(law="chinchilla", student_nu=None), sampler)
     table = score_holdout(runs, result, test, random_seed=random_seed)
     table.attrs.update(summary=_summarise(table), fit=result)
     return table
@@ -134,14 +131,14 @@ def datablations_holdout(
     published ``1 / R*_D = 1 / 15.4``), ``fit``.
     """
     from bayes_atlas.public_runs import datablations
-    from bayes_atlas.scaling import fit
 
     runs = datablations()
     frame = runs.frame
     keep = ((~frame["diverged"]) & frame["variant"].isna() & ~frame["dedup"].astype(bool)).to_numpy()
     epochs = frame["epochs"].to_numpy()
     test = keep & (epochs >= np.quantile(epochs[keep], 0.9))
-    result = fit(runs.subset(keep & ~test), law="atlas", draws=draws, tune=tune, chains=chains, random_seed=random_seed, progressbar=progressbar, warn=False)
+    sampler = {"draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed, "progressbar": progressbar}
+    result = _fit_training(runs.subset(keep & ~test), "atlas", None, sampler)
     table = score_holdout(runs, result, test, random_seed=random_seed)
     table.attrs.update(summary=_summarise(table), lam=result._flat("lam"), fit=result)
     return table
@@ -190,7 +187,6 @@ def goldfish_holdout(
     """
     from bayes_atlas.models.law import LawConfig
     from bayes_atlas.public_runs import goldfish
-    from bayes_atlas.scaling import fit
 
     runs = goldfish()
     if max_languages is not None:
@@ -202,32 +198,21 @@ def goldfish_holdout(
     largest = pd.Series(tokens).groupby(languages).transform("max").to_numpy()
     test = tokens >= largest
     n_train = pd.Series(~test).groupby(languages).sum()
+    sampler = {"draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed, "progressbar": progressbar}
     tables, diagnostics = [], {}
     for mode in pooling:
-        result = fit(
-            runs.subset(~test),
-            law="chinchilla",
-            config=LawConfig.from_dict({**(config or _goldfish_config()).to_dict(), "pooling": mode}),
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=random_seed,
-            progressbar=progressbar,
-            warn=False,
-            init="z",
-        )
+        mode_config = LawConfig.from_dict({**(config or _goldfish_config()).to_dict(), "pooling": mode})
+        result = _fit_training(runs.subset(~test), "chinchilla", mode_config, sampler, init="z")
         diagnostics[mode] = result.diagnostics.to_dict()
         scored = score_holdout(runs, result, test, random_seed=random_seed)
         scored["pooling"] = mode
         scored["n_train"] = scored["language"].map(n_train).to_numpy()
         tables.append(scored)
     table = pd.concat(tables, ignore_index=True)
-    grouped = table.assign(abs_error=table["relative_error"].abs()).groupby(["pooling", "n_train"])
-    by_size = grouped.agg(coverage50=("in50", "mean"), coverage90=("in90", "mean"), median_abs_error=("abs_error", "median"), n=("in90", "size"))
-    overall = table.assign(abs_error=table["relative_error"].abs()).groupby("pooling").agg(
-        coverage50=("in50", "mean"), coverage90=("in90", "mean"), median_abs_error=("abs_error", "median"), n=("in90", "size")
-    )
+    by_size = table.groupby(["pooling", "n_train"]).apply(_summarise)
+    overall = table.groupby("pooling").apply(_summarise)
     overall.index = pd.MultiIndex.from_arrays([overall.index, ["all"] * len(overall)], names=["pooling", "n_train"])
-    table.attrs["summary"] = pd.concat([by_size.astype({"n": int}).rename(index=str, level=1), overall])
+    summary = pd.concat([by_size.rename(index=str, level=1), overall])
+    table.attrs["summary"] = summary.astype({"n": int})
     table.attrs["diagnostics"] = diagnostics
     return table

@@ -199,8 +199,8 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
 @click.option("--loss-unit", default="nats/token", show_default=True, type=click.Choice(["nats/token", "bits/token"]))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="netCDF file to write.")
 @click.option("--card", type=click.Path(dir_okay=False), help="Also write a markdown model card here.")
-@click.option("--draws", default=1300, show_default=True, type=click.IntRange(1))
-@click.option("--tune", default=700, show_default=True, type=click.IntRange(1))
+@click.option("--draws", type=click.IntRange(1), help="Kept draws per chain (default: bayes_atlas.fit's).")
+@click.option("--tune", type=click.IntRange(1), help="Tuning steps per chain (default: bayes_atlas.fit's).")
 @click.option("--chains", default=4, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--max-draws", type=click.IntRange(1), help="Store at most this many draws (thinned evenly).")
@@ -217,8 +217,8 @@ def fit_command(
     loss_unit: str,
     out: str,
     card: str | None,
-    draws: int,
-    tune: int,
+    draws: int | None,
+    tune: int | None,
     chains: int,
     seed: int,
     max_draws: int | None,
@@ -235,7 +235,9 @@ def fit_command(
         _fail("give either RUNS_CSV or --emulated")
     try:
         runs = emulated_study_runs(seed, law) if emulated else RunTable.from_csv(runs_csv, loss_unit=loss_unit)
-        result = fit(runs, law=law, draws=draws, tune=tune, chains=chains, random_seed=seed, theta_prior=theta_prior)
+        # Sampler lengths left unset keep fit()'s defaults (one source of truth, no import at CLI start).
+        lengths = {name: value for name, value in (("draws", draws), ("tune", tune)) if value is not None}
+        result = fit(runs, law=law, chains=chains, random_seed=seed, theta_prior=theta_prior, **lengths)
     except (RunTableError, FitInputError, PosteriorFileError) as err:
         _fail(str(err))
     result.save(out, max_draws=max_draws, float32=float32)

@@ -361,12 +361,12 @@ def _population_sd_dist(config: LawConfig, name: str | None = None):  # noqa: AN
         # Gamma(2) with mean theta_sd: zero density at zero spread. With a half-normal the
         # spread of b slid toward 0 (E absorbs what b would) and the chains met a funnel
         # there (measured on the emulated study: theta_sd[b] r_hat 1.02-1.035, bulk ESS 105-230).
-        if name is None:
-            return pm.Gamma.dist(alpha=2.0, beta=2.0 / scale, shape=len(THETA))
-        return pm.Gamma(name, alpha=2.0, beta=2.0 / scale, dims="parameter")
+        family, params = pm.Gamma, {"alpha": 2.0, "beta": 2.0 / scale}
+    else:
+        family, params = pm.HalfNormal, {"sigma": scale}
     if name is None:
-        return pm.HalfNormal.dist(scale, shape=len(THETA))
-    return pm.HalfNormal(name, scale, dims="parameter")
+        return family.dist(**params, shape=len(THETA))
+    return family(name, **params, dims="parameter")
 
 
 def dcsl_log_params(log_params, target_tokens, target_unique, theta_rows, xp=np):  # noqa: ANN001, ANN201
