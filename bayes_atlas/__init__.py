@@ -4,9 +4,10 @@ The ATLAS study (Longpre et al. 2026) fitted point-estimate scaling laws to 774 
 training runs. bayes_atlas re-expresses every ATLAS law as a hierarchical Bayesian model so
 that each recommendation carries a credible interval.
 
-Modules, data flowing one way::
+Modules, data flowing one way (ARCHITECTURE.md has the map)::
 
-    datasets / languages / runs -> laws -> models -> inference -> decisions -> figures / cli
+    datasets / languages / runs -> laws -> models -> inference -> scaling / transfer (fits)
+        -> posteriors -> decisions -> figures / cli
 
 Submodules are imported lazily, so ``import bayes_atlas`` stays fast.
 """
@@ -19,14 +20,19 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "calibration",
     "datasets",
     "decisions",
+    "defaults",
+    "errors",
+    "figures",
     "evaluation",
     "inference",
     "languages",
     "pointfit",
     "laws",
     "models",
+    "posteriors",
     "public_runs",
     "published",
     "runs",
@@ -37,9 +43,7 @@ _SUBMODULES = (
 )
 _EXPORTS = {
     "RunTable": "runs",
-    "RunTableError": "runs",
-    "UnknownLanguageError": "errors",
-    "DatasetError": "errors",
+    "load": "posteriors",
     "fit": "scaling",
     "Fit": "scaling",
     "posterior_recommend": "decisions",
@@ -47,6 +51,21 @@ _EXPORTS = {
     "crossover": "decisions",
     "Recommendation": "decisions",
     "evaluate": "evaluation",
+    "TransferFit": "transfer",
+    "LawConfig": "models.law",
+    **{name: "errors" for name in (
+        "BayesAtlasWarning",
+        "ConvergenceWarning",
+        "DatasetError",
+        "DecisionWarning",
+        "FitInputError",
+        "PosteriorFileError",
+        "PosteriorKindError",
+        "RunTableError",
+        "RunTableWarning",
+        "TransferInputError",
+        "UnknownLanguageError",
+    )},
 }
 
 __all__ = [*_SUBMODULES, *_EXPORTS, "__version__"]

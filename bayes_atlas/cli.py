@@ -1,92 +1,416 @@
-"""The ``bayes-atlas`` command line (built with click; heavy imports happen inside commands)."""
+"""The ``bayes-atlas`` command line (built with click; heavy imports happen inside commands).
+
+Machine-readable output
+-----------------------
+Every ``--json`` output is strict JSON (RFC 8259) written by one serialiser (:func:`_dumps`):
+NaN and infinities are written as ``null`` (for example ``tokens_median`` of a crossover that
+never happens: its ``p_never`` says how often), numpy numbers become plain numbers, counts
+are integers, and the object carries ``"warnings"``: a list of ``{"code": "BA202", "text":
+"..."}`` with every caveat the API attached to the answer (``code`` is null for a warning
+without one). In text mode the same warnings go to stderr as ``warning BA202: <text>``.
+
+Output files
+------------
+Commands that write files check every output path before any sampling starts: an output may
+never be one of the command's inputs; an existing file is replaced only if bayes_atlas wrote
+it (a posterior or a model card) or with ``--force``; and its directory must be writable.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import re
 import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 import click
 
 from bayes_atlas import __version__
 
+JSON_HELP = (
+    "Machine-readable output: strict JSON (NaN and infinities written as null) with a 'warnings' list "
+    "of {code, text}."
+)
+CI_HELP = "Credible mass of the equal-tailed intervals (0.9: 90% intervals)."
+FORCE_HELP = "Replace an existing output file even if bayes_atlas did not write it."
+#: bayes_atlas.runs.LOSS_UNITS, spelled out so that the CLI starts without importing pandas (a test keeps them in sync).
+LOSS_UNITS = ("nats/token", "bits/token", "nats/byte", "bits/byte", "bits/sequence")
+LOSS_UNIT_HELP = "Unit of the loss column (per byte / per sequence: e.g. Goldfish's bits per sentence)."
 
-def _fail(message: str) -> None:
-    raise click.ClickException(message)
+#: API argument names and the options that set them, for messages that reach the user.
+_FLAGS = {
+    "compute": "--compute",
+    "params": "--params",
+    "tokens": "--tokens",
+    "unique_tokens": "--unique-tokens",
+    "languages": "--languages",
+    "ci": "--ci",
+    "regret": "--regret",
+    "loss_unit": "--loss-unit",
+    "target_accept": "--target-accept",
+    "theta_prior": "--theta-prior",
+    "draws": "--draws",
+    "tune": "--tune",
+    "chains": "--chains",
+    "k": "--k",
+    "n_permutations": "--permutations",
+}
+
+#: What each decision-warning code means (DecisionWarning's docstring), for codes that come without text.
+_CODE_MEANINGS = {
+    "BA201": "the answer extrapolates beyond the model sizes or token counts the posterior was fitted on",
+    "BA202": "an emulated posterior (fitted to simulated runs, not the paper's) is in use; fit your own run table "
+    "with `bayes-atlas fit` and pass it as --posterior",
+    "BA203": "the posterior used failed its convergence checks; refit with more draws",
+    "BA204": "a language the posterior never saw is answered from the fitted population (wider intervals)",
+    "BA205": "a part of the answer is missing because its posterior is",
+}
+
+_QUIET_CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ImportWarning, ResourceWarning)
 
 
-def _print_table(frame: object, as_json: bool, title: str = "") -> None:
+# -- messages -------------------------------------------------------------------------------
+
+
+def _cli_words(text: str, flags: dict[str, str] | None = None, roles: dict[str, str] | None = None) -> str:
+    """Say ``--compute`` where an API message says ``compute=``; ``bayes-atlas fit`` for ``bayes_atlas.fit``.
+
+    ``flags`` adds or overrides API-name -> option pairs for one command; ``roles`` maps a
+    posterior role (``law``, ``finetune``, ``transfer``) to the option that passes it, so that
+    "the finetune posterior ... pass it as posterior=" names ``--finetune``.
+    """
+    mapping = {**_FLAGS, **(flags or {})}
+    if roles:
+        mapping.update(roles)  # finetune= -> the option that passes the finetune posterior here
+        role = re.search(r"\bthe (\w+) posterior\b", text)
+        if role and role.group(1) in roles:
+            mapping["posterior"] = roles[role.group(1)]
+    text = text.replace("bayes_atlas.fit", "`bayes-atlas fit`")
+    # An API hint "finetune= (CLI: --finetune)": this command's own option wins (crossover passes
+    # the finetune posterior as --posterior), the hint's where the command has no mapping.
+    text = re.sub(
+        r"\b(\w+)=\s*\(CLI: (--[\w-]+)\)",
+        lambda m: mapping.get(m.group(1), m.group(2)),
+        text,
+    )
+
+    def assignment(match: re.Match[str]) -> str:
+        flag = mapping[match.group(1)]
+        value = match.group(2)
+        if not value:
+            return flag
+        return f"{flag} {value.strip(chr(39) + chr(34))}"
+
+    names = "|".join(sorted((re.escape(n) for n in mapping), key=len, reverse=True))
+    text = re.sub(rf"\b({names})=('[^']*'|\"[^\"]*\"|[^\s,;)]+)?", assignment, text)
+    # A message that starts with argument names ("compute, params and tokens over-determine ...").
+    lead = re.match(rf"^((?:{names})(?:(?:, | and |/)(?:{names}))*)\b(?!\()", text)
+    if lead:
+        words = re.sub(rf"\b({names})\b", lambda m: mapping[m.group(1)], lead.group(1))
+        text = words + text[lead.end() :]
+    # Unambiguous API identifiers (with an underscore) anywhere in the text.
+    for name, flag in mapping.items():
+        if "_" in name:
+            text = re.sub(rf"(?<![-\w]){re.escape(name)}\b", flag, text)
+    return text
+
+
+def _fail(message: str, flags: dict[str, str] | None = None) -> None:
+    raise click.ClickException(_cli_words(message, flags))
+
+
+# -- warnings -------------------------------------------------------------------------------
+
+
+class _Warning(NamedTuple):
+    code: str | None
+    text: str
+
+
+def _as_warning(item: Any) -> _Warning:
+    """A (code, text) pair from a DecisionWarning, ConvergenceWarning, any Warning or a bare code."""
+    if isinstance(item, str):
+        return _Warning(item, _CODE_MEANINGS.get(item, item))
+    code = getattr(item, "code", None)
+    text = getattr(item, "text", None)
+    if text is None:
+        text = str(item)
+        if code and text.startswith(f"[{code}] "):
+            text = text[len(code) + 3 :]
+    return _Warning(str(code) if code else None, str(text))
+
+
+@contextlib.contextmanager
+def _capture_warnings() -> Iterator[list[_Warning]]:
+    """Record the warnings raised inside the block (they are reported, never printed raw).
+
+    The list is filled when the block ends. Deprecation-type warnings (of libraries, for
+    developers) are dropped; everything else is kept, coded or not.
+    """
+    import warnings
+
+    found: list[_Warning] = []
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        try:
+            yield found
+        finally:
+            for record in records:
+                if issubclass(record.category, _QUIET_CATEGORIES):
+                    continue
+                found.append(_as_warning(record.message))
+
+
+def _merge(*groups: Iterable[_Warning]) -> list[_Warning]:
+    seen: set[tuple[str | None, str]] = set()
+    out = []
+    for group in groups:
+        for item in group:
+            key = (item.code, item.text)
+            if key not in seen:
+                seen.add(key)
+                out.append(item)
+    return out
+
+
+def _translated(found: Iterable[_Warning], flags: dict[str, str] | None = None, roles: dict[str, str] | None = None) -> list[_Warning]:
+    return [_Warning(w.code, _cli_words(w.text, flags, roles)) for w in found]
+
+
+def _report(found: Iterable[_Warning]) -> None:
+    """Text mode: one ``warning CODE: text`` line per warning, on stderr."""
+    for w in found:
+        click.echo(f"warning {w.code}: {w.text}" if w.code else f"warning: {w.text}", err=True)
+
+
+# -- JSON -----------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values: non-finite floats -> None, numpy -> Python, frames -> records."""
+    import numpy as np
     import pandas as pd
 
-    assert isinstance(frame, pd.DataFrame)
-    if as_json:
-        records = frame.reset_index().to_dict(orient="records")
-        click.echo(json.dumps({"title": title, "rows": records}, indent=2, default=str))
-        return
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, _Warning):  # before tuple: a NamedTuple is one
+        return {"code": value.code, "text": value.text}
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, pd.DataFrame):
+        return _records(value)
+    if isinstance(value, pd.Series):
+        return _jsonable(value.to_dict())
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _dumps(payload: Any) -> str:
+    """The one serialiser of every --json output: strict JSON, non-finite numbers as null."""
+    return json.dumps(_jsonable(payload), indent=2, allow_nan=False)
+
+
+def _emit_json(payload: dict[str, Any], found: Iterable[_Warning]) -> None:
+    click.echo(_dumps({**payload, "warnings": list(found)}))
+
+
+def _is_count(name: Any) -> bool:
+    name = str(name)
+    return name.startswith("n_") or name in {"divergences", "tree_depth_hits", "chains", "draws", "K", "k"}
+
+
+def _integer_counts(frame: Any) -> Any:
+    """Count columns (``n_cells``, ``divergences``, ...) as integers when every value is whole."""
+    import numpy as np
+
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if _is_count(column) and values.dtype.kind == "f":
+            finite = values.dropna().to_numpy()
+            if np.all(np.isfinite(finite)) and np.all(finite == np.round(finite)):
+                out[column] = values.astype("Int64")
+    return out
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as JSON objects, its index as leading fields (a plain 0..n-1 index dropped)."""
+    import pandas as pd
+
+    plain = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
+    flat = frame.reset_index(drop=plain)
+    return _jsonable(_integer_counts(flat).astype(object).to_dict(orient="records"))
+
+
+# -- text tables ----------------------------------------------------------------------------
+
+
+def _is_p_value(name: Any) -> bool:
+    name = str(name)
+    return name == "p_value" or name.endswith("_p")
+
+
+def _format_p(p: Any, floor: float | None = None) -> str:
+    """A p-value with sensible precision; at its resolution (1 / (permutations + 1)) as ``<= floor``."""
+    if p is None or not isinstance(p, int | float) or not math.isfinite(p):
+        return ""
+    if floor is not None and p <= floor * (1 + 1e-9):
+        return f"<= {floor:.2g}"
+    if p == 0:
+        return "< 1e-16"
+    if p < 0.001:
+        return f"{p:.1e}"
+    return f"{p:.3f}"
+
+
+def _display(frame: Any, p_floor: dict[str, float] | None = None) -> Any:
+    """A copy for printing: counts as integers, p-values with sensible precision."""
+    out = _integer_counts(frame)
+    for column in out.columns:
+        if _is_p_value(column) and out[column].dtype.kind == "f":
+            floor = (p_floor or {}).get(str(column))
+            out[column] = [_format_p(float(p), floor) for p in out[column]]
+    return out
+
+
+def _print_table(frame: Any, title: str = "", p_floor: dict[str, float] | None = None) -> None:
+    import pandas as pd
+
     if title:
         click.echo(title)
     with pd.option_context("display.width", 120, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
-        click.echo(frame.to_string())
+        click.echo(_display(frame, p_floor).to_string())
+
+
+def _output_table(frame: Any, as_json: bool, title: str, found: list[_Warning], **extra: Any) -> None:
+    """A table as JSON (``title``, ``extra``, ``rows``, ``warnings``) or as text (warnings on stderr)."""
+    if as_json:
+        _emit_json({"title": title, **extra, "rows": _records(frame)}, found)
+        return
+    _print_table(frame, title)
+    _report(found)
+
+
+def _check_out(path: str, **kwargs: Any) -> None:
+    from bayes_atlas._io import OutputPathError, check_output_path
+
+    try:
+        check_output_path(path, **kwargs)
+    except OutputPathError as err:
+        raise click.UsageError(str(err)) from None
+
+
+def _card_text(text: str) -> str:
+    from bayes_atlas._io import CARD_MARKER
+
+    return text.rstrip("\n") + f"\n\n{CARD_MARKER}\n"
+
+
+# -- commands -------------------------------------------------------------------------------
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bayes-atlas")
 def main() -> None:
-    """Bayesian multilingual scaling laws (ATLAS with posterior distributions)."""
+    """Bayesian multilingual scaling laws (ATLAS with posterior distributions).
+
+    With --json every command prints strict JSON: NaN and infinities are written as null, and a
+    "warnings" list carries each caveat as {code, text}. In text mode warnings go to stderr as
+    "warning BA202: <text>".
+    """
 
 
 @main.command()
 @click.option("--target", "-t", required=True, help="Target language, ISO 639 code (e.g. ca).")
 @click.option("--k", "-k", default=5, show_default=True, type=click.IntRange(1, 37), help="How many sources.")
-@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=CI_HELP)
 @click.option("--published", is_flag=True, help="Show the paper's point estimates instead of the posterior.")
 @click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A transfer posterior saved by fit-transfer.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def helpers(target: str, k: int, ci: float, published: bool, posterior: str | None, as_json: bool) -> None:
     """Best helper (co-training) languages for TARGET, with credible intervals."""
     from bayes_atlas.errors import UnknownLanguageError
 
+    flags = {"posterior": "--posterior"}
     if published:
         from bayes_atlas.published import published_helpers
 
         try:
-            table = published_helpers(target, k=k)
+            with _capture_warnings() as found:
+                table = published_helpers(target, k=k)
         except (UnknownLanguageError, ValueError) as err:
-            _fail(str(err))
+            _fail(str(err), flags)
         title = (
             f"Best helper languages for {table.attrs['target']} (published ATLAS BTS, point estimates; "
             "measured = directly measured cell, else the paper's random-forest prediction)"
         )
-        _print_table(table, as_json, title)
+        _output_table(table, as_json, title, _translated(found, flags), target=table.attrs["target"])
         return
     from bayes_atlas.inference import PosteriorFileError
     from bayes_atlas.transfer import TransferFit, load_default
 
     try:
-        fit = TransferFit.load(posterior) if posterior else load_default()
-        table = fit.helpers(target, k=k, ci=ci, top=k)
+        with _capture_warnings() as found:
+            fit = TransferFit.load(posterior) if posterior else load_default()
+            table = fit.helpers(target, k=k, ci=ci, top=k)
     except (UnknownLanguageError, ValueError, PosteriorFileError) as err:
-        _fail(str(err))
+        _fail(str(err), flags)
+    code = table.attrs["target"]
+    fitted = bool(table.attrs.get("fitted_target", True))
+    if not fitted:
+        found.append(
+            _Warning(
+                "BA204",
+                f"{code} is not one of the transfer posterior's {len(fit.languages)} languages: its helpers are "
+                "answered from the fitted population (wider intervals; no published values)",
+            )
+        )
     title = (
-        f"Best helper languages for {table.attrs['target']}: posterior of BTS(source -> {table.attrs['target']}) "
+        f"Best helper languages for {code}: posterior of BTS(source -> {code}) "
         f"from {'the shipped posterior of the published matrix' if not posterior else posterior}; "
         f"{ci:.0%} intervals; p_helps = P(BTS > 0); p_top{k} = P(among the {k} best); published = printed value"
     )
-    _print_table(table, as_json, title)
+    found = _translated(found, flags, {"transfer": "--posterior"})
+    _output_table(table, as_json, title, found, target=code, fitted_target=fitted)
 
 
 @main.command(name="fit-transfer")
 @click.argument("matrix", required=False, type=click.Path(dir_okay=False, exists=True))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="netCDF file to write.")
 @click.option("--card", type=click.Path(dir_okay=False), help="Also write a markdown model card here.")
-@click.option("--draws", default=1000, show_default=True, type=click.IntRange(1))
-@click.option("--tune", default=1000, show_default=True, type=click.IntRange(1))
-@click.option("--chains", default=4, show_default=True, type=click.IntRange(1))
-@click.option("--seed", default=20261128, show_default=True, type=int)
+@click.option("--draws", default=1000, show_default=True, type=click.IntRange(1), help="Kept draws per chain.")
+@click.option("--tune", default=1000, show_default=True, type=click.IntRange(1), help="Tuning steps per chain.")
+@click.option("--chains", default=4, show_default=True, type=click.IntRange(1), help="Independent chains.")
+@click.option("--seed", default=20261128, show_default=True, type=int, help="Random seed of the sampler.")
 @click.option("--float32", is_flag=True, help="Store draws in single precision (half the file size).")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 def fit_transfer(
-    matrix: str | None, out: str, card: str | None, draws: int, tune: int, chains: int, seed: int, float32: bool
+    matrix: str | None, out: str, card: str | None, draws: int, tune: int, chains: int, seed: int, float32: bool, force: bool
 ) -> None:
     """Fit the Bayesian transfer model to MATRIX (CSV: rows target, columns source; default: the published one)."""
+    from bayes_atlas._io import is_model_card, is_posterior_file
+
+    inputs = [("MATRIX", matrix)]
+    _check_out(out, option="--out", inputs=inputs, force=force, ours=is_posterior_file, what="netCDF posterior")
+    if card:
+        _check_out(card, option="--card", inputs=[*inputs, ("--out", out)], force=force, ours=is_model_card, what="model card")
+
     import pandas as pd
 
     from bayes_atlas._io import write_atomically
@@ -101,66 +425,86 @@ def fit_transfer(
         frame = transfer_matrix()
         note = "Source: ATLAS Fig. 2 (data/transfer_matrix_38x38.csv; provenance in data/provenance.csv)."
     try:
-        fit = TransferModel().fit(frame, draws=draws, tune=tune, chains=chains, random_seed=seed)
+        with _capture_warnings() as found:
+            fit = TransferModel().fit(frame, draws=draws, tune=tune, chains=chains, random_seed=seed)
     except TransferInputError as err:
         _fail(str(err))
     fit.save(out, float32=float32)
     click.echo(f"wrote {fit!r} to {out}")
     if card:
         command = " ".join(["bayes-atlas", *sys.argv[1:]]) if sys.argv[1:2] == ["fit-transfer"] else None
-        text = model_card(fit, data_note=note, command=command)
+        text = _card_text(model_card(fit, data_note=note, command=command))
         write_atomically(card, lambda tmp: tmp.write_text(text))
         click.echo(f"wrote the model card to {card}")
+    _report(_translated(found))
 
 
 @main.command(name="evaluate-transfer")
-@click.option("--scheme", type=click.Choice(["random", "language"]), default="random", show_default=True)
-@click.option("--fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--scheme", type=click.Choice(["random", "language"]), default="random", show_default=True, help="Held-out cells at random, or whole languages.")
+@click.option("--fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Share of cells held out (random scheme).")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds (random scheme: one mask each).")
 @click.option("--languages", "held_out", default=None, help="Comma-separated languages to leave out (default: all).")
-@click.option("--draws", default=1000, show_default=True, type=click.IntRange(1))
-@click.option("--tune", default=1000, show_default=True, type=click.IntRange(1))
+@click.option("--draws", default=1000, show_default=True, type=click.IntRange(1), help="Kept draws per chain.")
+@click.option("--tune", default=1000, show_default=True, type=click.IntRange(1), help="Tuning steps per chain.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the per-cell predictions to this CSV.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def evaluate_transfer(
-    scheme: str, fraction: float, seeds: str, held_out: str | None, draws: int, tune: int, out: str | None, as_json: bool
+    scheme: str,
+    fraction: float,
+    seeds: str,
+    held_out: str | None,
+    draws: int,
+    tune: int,
+    out: str | None,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Held-out accuracy of the transfer model vs OLS and row means on the published matrix."""
+    try:
+        seed_list = [int(v) for v in seeds.split(",") if v.strip()]
+    except ValueError:
+        raise click.UsageError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+    if not seed_list:
+        raise click.UsageError("--seeds needs at least one integer, e.g. --seeds 0,1,2")
+    if out:
+        _check_out(out, option="--out", force=force, what="CSV")
+
     import pandas as pd
 
     from bayes_atlas._io import write_atomically
     from bayes_atlas.transfer_eval import evaluate_languages, evaluate_random, score_predictions
 
+    flags = {"languages": "--languages", "fraction": "--fraction"}
     try:
-        seed_list = [int(v) for v in seeds.split(",") if v.strip()]
-    except ValueError:
-        _fail(f"--seeds must be comma-separated integers, got {seeds!r}")
-    if scheme == "random":
-        results = [evaluate_random(fraction=fraction, seed=seed, draws=draws, tune=tune) for seed in seed_list]
-    else:
-        languages = [v.strip() for v in held_out.split(",")] if held_out else None
-        try:
-            results = [evaluate_languages(languages=languages, seed=seed_list[0], draws=draws, tune=tune)]
-        except ValueError as err:
-            _fail(str(err))
+        with _capture_warnings() as found:
+            if scheme == "random":
+                results = [evaluate_random(fraction=fraction, seed=seed, draws=draws, tune=tune) for seed in seed_list]
+            else:
+                languages = [v.strip() for v in held_out.split(",")] if held_out else None
+                results = [evaluate_languages(languages=languages, seed=seed_list[0], draws=draws, tune=tune)]
+    except ValueError as err:
+        _fail(str(err), flags)
     predictions = pd.concat([r.predictions for r in results], ignore_index=True)
     diagnostics = pd.concat([r.scores.attrs["diagnostics"] for r in results], ignore_index=True)
     if out:
         write_atomically(out, lambda tmp: predictions.to_csv(tmp, index=False))
     scores = score_predictions(predictions)
-    _print_table(scores, as_json, f"Held-out cells ({scheme}): RMSE, interval coverage and mean 90% width")
-    if not as_json:
-        _print_table(
-            diagnostics[["fold", "divergences", "max_r_hat", "min_ess_bulk", "wall_time_s"]],
-            False,
-            "\nBayesian fits: diagnostics per fold",
-        )
+    title = f"Held-out cells ({scheme}): RMSE, interval coverage and mean 90% width"
+    found = _translated(found, flags)
+    if as_json:
+        _emit_json({"title": title, "rows": _records(scores), "diagnostics": _records(diagnostics)}, found)
+        return
+    _print_table(scores, title)
+    columns = [c for c in ("fold", "divergences", "max_r_hat", "min_ess_bulk", "wall_time_s") if c in diagnostics]
+    _print_table(diagnostics[columns], "\nBayesian fits: diagnostics per fold")
+    _report(found)
 
 
 @main.command()
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for the figures.")
 @click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A transfer posterior (default: shipped).")
-@click.option("--permutations", default=2000, show_default=True, type=click.IntRange(1))
+@click.option("--permutations", default=2000, show_default=True, type=click.IntRange(1), help="Language relabellings of the script/family test.")
 @click.option("--format", "formats", default="png,pdf", show_default=True, help="Comma-separated file formats.")
 def figures(out: str, posterior: str | None, permutations: int, formats: str) -> None:
     """Regenerate the study's figures with posterior bands into OUT (PNG and PDF).
@@ -171,38 +515,60 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
     """
     from pathlib import Path
 
+    from bayes_atlas._io import OutputPathError, check_output_path
+
+    kinds = tuple(f.strip() for f in formats.split(",") if f.strip())
+    if not kinds:
+        raise click.UsageError("--format needs at least one file format, e.g. --format png,pdf")
+    directory = Path(out)
+    try:  # a file inside OUT: checks that OUT is (or can be made) a writable directory, before any work
+        check_output_path(directory / ".bayes-atlas-check", option="--out", force=True)
+    except OutputPathError as err:
+        raise click.UsageError(str(err).replace("/.bayes-atlas-check", "")) from None
+
     from bayes_atlas import figures as figs
     from bayes_atlas.transfer import TransferFit, load_default, script_family_tests
 
-    fit = TransferFit.load(posterior) if posterior else load_default()
-    kinds = tuple(f.strip() for f in formats.split(",") if f.strip())
-    directory = Path(out)
-    made = {
-        "transfer_heatmap": figs.transfer_heatmap(fit),
-        "script_family": figs.script_family_plot(script_family_tests(fit, n_permutations=permutations)),
-        "transfer_asymmetry": figs.asymmetry_plot(fit),
-        "compute_optimal": figs.compute_optimal_plot(),
-        "curse": figs.curse_plot(),
-        "expansion": figs.expansion_plot(),
-        "finetune": figs.finetune_plot(),
-        "crossover_compute": figs.crossover_compute_plot(),
-    }
-    for name, fig in made.items():
-        for path in figs.save_figure(fig, directory / name, formats=kinds):
-            click.echo(f"wrote {path}")
+    with _capture_warnings() as found:
+        fit = TransferFit.load(posterior) if posterior else load_default()
+        made = {
+            "transfer_heatmap": figs.transfer_heatmap(fit),
+            "script_family": figs.script_family_plot(script_family_tests(fit, n_permutations=permutations)),
+            "transfer_asymmetry": figs.asymmetry_plot(fit),
+            "compute_optimal": figs.compute_optimal_plot(),
+            "curse": figs.curse_plot(),
+            "expansion": figs.expansion_plot(),
+            "finetune": figs.finetune_plot(),
+            "crossover_compute": figs.crossover_compute_plot(),
+        }
+        for name, fig in made.items():
+            for path in figs.save_figure(fig, directory / name, formats=kinds):
+                click.echo(f"wrote {path}")
+    _report(_translated(found))
 
 
 @main.command(name="fit")
 @click.argument("runs_csv", required=False, type=click.Path(dir_okay=False, exists=True))
 @click.option("--emulated", is_flag=True, help="Fit the simulated ATLAS study instead of a CSV (labelled an emulation).")
-@click.option("--law", type=click.Choice(["atlas", "chinchilla", "dcsl", "msl", "curse", "finetune"]), default="atlas", show_default=True)
-@click.option("--loss-unit", default="nats/token", show_default=True, type=click.Choice(["nats/token", "bits/token"]))
+@click.option(
+    "--law",
+    type=click.Choice(["atlas", "chinchilla", "dcsl", "msl", "curse", "finetune"]),
+    default="atlas",
+    show_default=True,
+    help="The scaling law to fit (see bayes_atlas.fit).",
+)
+@click.option("--loss-unit", default="nats/token", show_default=True, type=click.Choice(LOSS_UNITS), help=LOSS_UNIT_HELP)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="netCDF file to write.")
 @click.option("--card", type=click.Path(dir_okay=False), help="Also write a markdown model card here.")
 @click.option("--draws", type=click.IntRange(1), help="Kept draws per chain (default: bayes_atlas.fit's).")
 @click.option("--tune", type=click.IntRange(1), help="Tuning steps per chain (default: bayes_atlas.fit's).")
-@click.option("--chains", default=4, show_default=True, type=click.IntRange(1))
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--chains", default=4, show_default=True, type=click.IntRange(1), help="Independent chains.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed of the sampler.")
+@click.option(
+    "--target-accept",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="NUTS target acceptance rate; raise it (e.g. 0.99) against divergences (default: bayes_atlas.fit's).",
+)
 @click.option("--max-draws", type=click.IntRange(1), help="Store at most this many draws (thinned evenly).")
 @click.option("--float32", is_flag=True, help="Store draws in single precision.")
 @click.option(
@@ -210,6 +576,7 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
     type=click.Path(dir_okay=False, exists=True),
     help="A law posterior whose per-language parameters become the prior (curse / finetune laws; see bayes_atlas.fit).",
 )
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 def fit_command(
     runs_csv: str | None,
     emulated: bool,
@@ -221,23 +588,37 @@ def fit_command(
     tune: int | None,
     chains: int,
     seed: int,
+    target_accept: float | None,
     max_draws: int | None,
     float32: bool,
     theta_prior: str | None,
+    force: bool,
 ) -> None:
     """Fit a hierarchical scaling law to RUNS_CSV (a run table) or to the emulated study."""
+    if emulated == bool(runs_csv):
+        raise click.UsageError("give either RUNS_CSV or --emulated")
+    from bayes_atlas._io import is_model_card, is_posterior_file
+
+    inputs = [("RUNS_CSV", runs_csv), ("--theta-prior", theta_prior)]
+    _check_out(out, option="--out", inputs=inputs, force=force, ours=is_posterior_file, what="netCDF posterior")
+    if card:
+        _check_out(card, option="--card", inputs=[*inputs, ("--out", out)], force=force, ours=is_model_card, what="model card")
+
     from bayes_atlas._io import write_atomically
-    from bayes_atlas.runs import RunTable, RunTableError
     from bayes_atlas.inference import PosteriorFileError
+    from bayes_atlas.runs import RunTable, RunTableError
     from bayes_atlas.scaling import FitInputError, emulated_study_runs, fit, model_card
 
-    if emulated == bool(runs_csv):
-        _fail("give either RUNS_CSV or --emulated")
     try:
-        runs = emulated_study_runs(seed, law) if emulated else RunTable.from_csv(runs_csv, loss_unit=loss_unit)
-        # Sampler lengths left unset keep fit()'s defaults (one source of truth, no import at CLI start).
-        lengths = {name: value for name, value in (("draws", draws), ("tune", tune)) if value is not None}
-        result = fit(runs, law=law, chains=chains, random_seed=seed, theta_prior=theta_prior, **lengths)
+        with _capture_warnings() as found:
+            runs = emulated_study_runs(seed, law) if emulated else RunTable.from_csv(runs_csv, loss_unit=loss_unit)
+            # Options left unset keep fit()'s defaults (one source of truth, no import at CLI start).
+            settings = {
+                name: value
+                for name, value in (("draws", draws), ("tune", tune), ("target_accept", target_accept))
+                if value is not None
+            }
+            result = fit(runs, law=law, chains=chains, random_seed=seed, theta_prior=theta_prior, **settings)
     except (RunTableError, FitInputError, PosteriorFileError) as err:
         _fail(str(err))
     result.save(out, max_draws=max_draws, float32=float32)
@@ -256,79 +637,92 @@ def fit_command(
         else:
             title, note = f"{law} law posterior", f"Data: {runs_csv}."
         command = " ".join(["bayes-atlas", *sys.argv[1:]]) if sys.argv[1:2] == ["fit"] else None
-        text = model_card(result, title=title, data_note=note, command=command)
+        text = _card_text(model_card(result, title=title, data_note=note, command=command))
         write_atomically(card, lambda tmp: tmp.write_text(text))
         click.echo(f"wrote the model card to {card}")
+    _report(_translated(found))
 
 
 @main.command(name="languages")
 @click.argument("codes", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def languages_command(codes: tuple[str, ...], as_json: bool) -> None:
     """Script, family and genus of CODES (default: the 38 ATLAS languages)."""
     from bayes_atlas.errors import UnknownLanguageError
     from bayes_atlas.languages import languages
 
     try:
-        table = languages(list(codes) or None).drop(columns="lineage")
+        with _capture_warnings() as found:
+            table = languages(list(codes) or None).drop(columns="lineage")
     except UnknownLanguageError as err:
         _fail(str(err))
-    _print_table(table, as_json)
+    _output_table(table, as_json, "", _translated(found))
 
 
 @main.command(name="script-family")
 @click.option("--permutations", default=2000, show_default=True, type=click.IntRange(1), help="Language relabellings.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the relabellings.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def script_family(permutations: int, seed: int, as_json: bool) -> None:
-    """Do script and family shift transfer? Tests that respect the dependence between cells."""
+    """Do script and family shift transfer? Tests that respect the dependence between cells.
+
+    A permutation p-value cannot be smaller than 1 / (permutations + 1): at that floor the text
+    output prints it as "<= floor".
+    """
     from bayes_atlas.transfer_stats import script_family_tests
 
-    result = script_family_tests(n_permutations=permutations, seed=seed)
+    with _capture_warnings() as found:
+        result = script_family_tests(n_permutations=permutations, seed=seed)
+    found = _translated(found)
     if as_json:
         payload = {
-            "ols": result.ols.reset_index().to_dict(orient="records"),
-            "permutation": result.permutation.reset_index().to_dict(orient="records"),
-            "group_means": result.group_means.to_dict(orient="records"),
-            "verdict": result.verdict().reset_index().to_dict(orient="records"),
+            "permutations": permutations,
+            "ols": _records(result.ols),
+            "permutation": _records(result.permutation),
+            "group_means": _records(result.group_means),
+            "verdict": _records(result.verdict()),
         }
-        click.echo(json.dumps(payload, indent=2, default=str))
+        _emit_json(payload, found)
         return
-    _print_table(result.ols, False, "OLS of BTS on same_script + same_family (95% CI)")
-    _print_table(result.permutation, False, "\nPermutation test (languages relabelled, fixed-effects coefficient)")
-    _print_table(result.group_means, False, "\nMean BTS by group")
-    _print_table(result.verdict(), False, '\nDoes the published "p < .001" survive?')
+    floor = 1 / (permutations + 1)
+    _print_table(result.ols, "OLS of BTS on same_script + same_family (95% CI)")
+    _print_table(result.permutation, "\nPermutation test (languages relabelled, fixed-effects coefficient)", {"p_value": floor})
+    _print_table(result.group_means, "\nMean BTS by group")
+    _print_table(result.verdict(), '\nDoes the published "p < .001" survive?', {"permutation_p": floor})
+    _report(found)
 
 
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--loss-unit", default="nats/token", show_default=True, type=click.Choice(["nats/token", "bits/token", "bits/sequence"]))
+@click.option("--loss-unit", default="nats/token", show_default=True, type=click.Choice(LOSS_UNITS), help=LOSS_UNIT_HELP)
 def validate(path: str, loss_unit: str) -> None:
     """Validate a run-table CSV at PATH and summarise it."""
     from bayes_atlas.runs import RunTable, RunTableError
 
     try:
-        runs = RunTable.from_csv(path, loss_unit=loss_unit)
+        with _capture_warnings() as found:
+            runs = RunTable.from_csv(path, loss_unit=loss_unit)
     except RunTableError as err:
         _fail(str(err))
     click.echo(f"OK: {runs!r}")
+    _report(_translated(found))
 
 
 @main.command()
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the loss noise.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
-def simulate(seed: int, out: str) -> None:
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
+def simulate(seed: int, out: str, force: bool) -> None:
     """Write a simulated ATLAS study (an emulation, not the paper's runs) to OUT."""
+    _check_out(out, option="--out", force=force, what="CSV")
     from bayes_atlas._io import write_atomically
     from bayes_atlas.simulate import atlas_study
 
-    runs, _ = atlas_study(seed=seed)
+    with _capture_warnings() as found:
+        runs, _ = atlas_study(seed=seed)
     write_atomically(out, lambda tmp: runs.frame.to_csv(tmp, index=False))
     click.echo(f"wrote {runs!r} to {out}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    _report(_translated(found))
 
 
 def _float_or_none(value: str | None, name: str) -> float | None:
@@ -337,8 +731,7 @@ def _float_or_none(value: str | None, name: str) -> float | None:
     try:
         return float(value)
     except ValueError:
-        _fail(f"--{name} must be a number such as 1e21, got {value!r}")
-    return None
+        raise click.UsageError(f"--{name} must be a number such as 1e21, got {value!r}") from None
 
 
 def _decision_errors() -> tuple[type[Exception], ...]:
@@ -348,6 +741,9 @@ def _decision_errors() -> tuple[type[Exception], ...]:
     return (UnknownLanguageError, ValueError, PosteriorFileError)
 
 
+_RECOMMEND_ROLES = {"law": "--posterior", "finetune": "--finetune", "transfer": "--transfer"}
+
+
 @main.command()
 @click.option("--target", "-t", required=True, help="Target language, ISO 639 code (e.g. ca).")
 @click.option("--compute", "-c", default=None, help="Training budget in FLOPs (e.g. 1e21).")
@@ -355,10 +751,20 @@ def _decision_errors() -> tuple[type[Exception], ...]:
 @click.option("--tokens", "-d", default=None, help="Fix the total training tokens.")
 @click.option("--unique-tokens", default=None, help="Unique tokens of target text available (data repeat beyond it).")
 @click.option("--languages", default=None, help="Comma-separated co-training languages mixed uniformly with the target.")
-@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=CI_HELP)
 @click.option("--regret", default=0.005, show_default=True, type=click.FloatRange(0, min_open=True), help="Relative loss tolerance of the regret band.")
-@click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A law posterior saved by `bayes-atlas fit`.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="An ATLAS-law posterior saved by `bayes-atlas fit`.")
+@click.option(
+    "--finetune",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A finetune-law posterior saved by `bayes-atlas fit --law finetune` (finetune-or-pretrain advice).",
+)
+@click.option(
+    "--transfer",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A transfer posterior saved by `bayes-atlas fit-transfer` (co-training languages).",
+)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def recommend(
     target: str,
     compute: str | None,
@@ -369,33 +775,42 @@ def recommend(
     ci: float,
     regret: float,
     posterior: str | None,
+    finetune: str | None,
+    transfer: str | None,
     as_json: bool,
 ) -> None:
     """Compute-optimal model size and tokens for TARGET with credible intervals, co-training
     languages, and whether to finetune or pretrain."""
-    import warnings
-
     from bayes_atlas.decisions import posterior_recommend
 
     co_training = [c.strip() for c in languages.split(",") if c.strip()] if languages else None
+    values = {
+        name: _float_or_none(value, name.replace("_", "-"))
+        for name, value in (("compute", compute), ("params", params), ("tokens", tokens), ("unique_tokens", unique_tokens))
+    }
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _capture_warnings() as caught:
             rec = posterior_recommend(
                 target,
-                _float_or_none(compute, "compute"),
-                params=_float_or_none(params, "params"),
-                tokens=_float_or_none(tokens, "tokens"),
-                unique_tokens=_float_or_none(unique_tokens, "unique-tokens"),
+                values["compute"],
+                params=values["params"],
+                tokens=values["tokens"],
+                unique_tokens=values["unique_tokens"],
                 languages=co_training,
                 ci=ci,
                 regret=regret,
                 posterior=posterior,
+                transfer=transfer,
+                finetune=finetune,
             )
     except _decision_errors() as err:
-        _fail(str(err))
+        raise click.ClickException(_cli_words(str(err), roles=_RECOMMEND_ROLES)) from None
+    found = _translated(_merge(map(_as_warning, rec.warnings), caught), roles=_RECOMMEND_ROLES)
     if as_json:
-        click.echo(json.dumps(rec.to_dict(), indent=2))
+        payload = rec.to_dict()
+        payload.pop("warnings", None)
+        # "message" is the key Recommendation.to_dict() uses; kept beside "text" for existing readers.
+        click.echo(_dumps({**payload, "warnings": [{"code": w.code, "text": w.text, "message": w.text} for w in found]}))
         return
     d = rec.decision
     summary = rec.summary()
@@ -405,7 +820,7 @@ def recommend(
     click.echo(f"Recommendation for {rec.target} ({ci:.0%} intervals over {rec.inputs['n_draws']} posterior draws)")
     with pd.option_context("display.float_format", "{:.4g}".format, "display.width", 120):
         click.echo(summary.loc[shown].to_string(na_rep=""))
-    if "regret_params_low" in d:
+    if d.get("regret_params_low") is not None:
         click.echo(
             f"\nRecommended: {d['recommended_params']:.3g} parameters, {d['recommended_tokens']:.3g} tokens "
             f"(lowest expected loss); any size in [{d['regret_params_low']:.3g}, {d['regret_params_high']:.3g}] "
@@ -413,59 +828,99 @@ def recommend(
         )
     if d.get("advice"):
         click.echo(f"Finetune or pretrain: {d['advice']}.")
-    helpers = rec.helpers
     click.echo(f"\nBest co-training languages (transfer posterior): {d['co_training']}")
     with pd.option_context("display.float_format", "{:.2f}".format):
-        click.echo(helpers.to_string())
-    for w in rec.warnings:
-        click.echo(f"warning {w.code}: {w.text}", err=True)
+        click.echo(rec.helpers.to_string())
+    _report(found)
 
 
 @main.command()
 @click.option("--factor", "-r", required=True, type=click.FloatRange(0, min_open=True), help="Expansion factor: 2 = twice the languages.")
 @click.option("--language", default=None, help="Use one language's curse exponents (default: the population).")
-@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=CI_HELP)
 @click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A curse-law posterior saved by `bayes-atlas fit --law curse`.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def expand(factor: float, language: str | None, ci: float, posterior: str | None, as_json: bool) -> None:
     """Multipliers of model size, data and compute for going from K to FACTOR x K languages at equal loss."""
     from bayes_atlas.decisions import expand_languages
 
+    flags = {"r": "--factor", "language": "--language", "posterior": "--posterior"}
+    roles = {"curse": "--posterior"}
     try:
-        result = expand_languages(factor, language=language, ci=ci, posterior=posterior)
+        with _capture_warnings() as caught:
+            result = expand_languages(factor, language=language, ci=ci, posterior=posterior)
+            table = result.summary()
     except _decision_errors() as err:
-        _fail(str(err))
+        _fail(str(err), flags)
+    found = _translated(_merge(map(_as_warning, result.warnings), caught), flags, roles)
     title = (
         f"K -> {factor:g}K languages at equal loss ({'population' if language is None else language}; {ci:.0%} intervals; "
         "printed = ATLAS Table, point estimates)"
     )
-    _print_table(result.summary(), as_json, title)
-    if not as_json:
-        for w in result.warnings:
-            click.echo(f"warning {w.code}: {w.text}", err=True)
+    _output_table(table, as_json, title, found, factor=factor, language=language)
+
+
+def _crossover_warnings(table: Any, posterior: str | None) -> list[_Warning]:
+    """The caveats of a crossover table, with their text.
+
+    ``attrs["warnings"]`` (DecisionWarning objects) when the API attaches them; otherwise
+    ``attrs["caveats"]`` holds only codes, and the text is recovered from the same finetune
+    posterior through bayes_atlas.decisions, or, failing that, each code keeps its documented
+    meaning.
+    """
+    attached = table.attrs.get("warnings")
+    if attached:  # DecisionWarning objects, should the API attach them
+        return [_as_warning(w) for w in attached]
+    caveats = list(table.attrs.get("caveats", []))
+    if not caveats:
+        return []
+    if all(not isinstance(c, str) for c in caveats):
+        return [_as_warning(c) for c in caveats]
+    texts: dict[str, str] = {}
+    try:  # bayes_atlas before crossover attached its warnings: rebuild them from the same posterior
+        from bayes_atlas.decisions import _posterior_caveats, load_posterior
+
+        fit = load_posterior("finetune", posterior)
+        for w in _posterior_caveats(fit, "finetune", [table.attrs["target"]]):
+            texts.setdefault(w.code, w.text)
+    except Exception:  # noqa: BLE001 - the documented meaning is the fallback
+        pass
+    return [_Warning(str(c), texts.get(str(c)) or _CODE_MEANINGS.get(str(c), str(c))) for c in caveats]
 
 
 @main.command(name="crossover")
 @click.option("--target", "-t", required=True, help="Target language, ISO 639 code.")
 @click.option("--params", "-n", default="2e9", show_default=True, help="Model size(s), comma-separated.")
-@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
-@click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A finetune-law posterior.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=CI_HELP)
+@click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A finetune-law posterior saved by `bayes-atlas fit --law finetune`.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def crossover_command(target: str, params: str, ci: float, posterior: str | None, as_json: bool) -> None:
-    """Tokens and compute beyond which pretraining from scratch beats finetuning a multilingual checkpoint."""
+    """Tokens and compute beyond which pretraining from scratch beats finetuning a multilingual checkpoint.
+
+    With --json, a crossover that never happens (finetuning stays ahead at any token count)
+    has null tokens and compute; p_never is the share of draws where that is so.
+    """
+    sizes = [_float_or_none(v.strip(), "params") for v in params.split(",") if v.strip()]
+    if not sizes:
+        raise click.UsageError(f"--params needs at least one model size (e.g. --params 2e9 or --params 1e9,7e9), got {params!r}")
     from bayes_atlas.decisions import crossover
 
-    sizes = [_float_or_none(v.strip(), "params") for v in params.split(",") if v.strip()]
+    flags = {"posterior": "--posterior"}
     try:
-        table = crossover(target, sizes, ci=ci, posterior=posterior)
+        with _capture_warnings() as caught:
+            table = crossover(target, sizes, ci=ci, posterior=posterior)
     except _decision_errors() as err:
-        _fail(str(err))
+        _fail(str(err), flags)
+    found = _translated(_merge(_crossover_warnings(table, posterior), caught), flags, {"finetune": "--posterior"})
+    # pandas deep-copies attrs on every column access; warning objects there need not survive that.
+    target_code = table.attrs["target"]
+    table.attrs = {}
     title = (
-        f"Pretrain-vs-finetune crossover for {table.attrs['target']} ({ci:.0%} intervals): below these tokens "
+        f"Pretrain-vs-finetune crossover for {target_code} ({ci:.0%} intervals): below these tokens "
         "finetune, above them pretrain"
     )
     if as_json:
-        _print_table(table, True, title)
+        _emit_json({"title": title, "target": target_code, "rows": _records(table)}, found)
         return
     import pandas as pd
 
@@ -478,8 +933,7 @@ def crossover_command(target: str, params: str, ci: float, posterior: str | None
             f"p_never > 0.5 at {', '.join(f'{n:.3g}' for n in never.index[never > 0.5])} parameters: in most posterior draws "
             "from-scratch training never catches up (its effective data saturate once the unique tokens repeat), so finetune."
         )
-    for code in table.attrs.get("caveats", []):
-        click.echo(f"warning {code}", err=True)
+    _report(found)
 
 
 @main.command(name="evaluate")
@@ -487,19 +941,33 @@ def crossover_command(target: str, params: str, ci: float, posterior: str | None
 @click.option("--laws", default="csl,dcsl,msl,atlas_dt,atlas_dt_other,atlas,bayes_atlas", show_default=True, help="Comma-separated.")
 @click.option("--splits", default="random,D,N,C,M", show_default=True, help="Comma-separated held-out sets (ATLAS Table 1).")
 @click.option("--languages", default="en,fr,ru,zh,hi,sw,es,de", show_default=True, help="Evaluated languages.")
+@click.option("--loss-unit", default="nats/token", show_default=True, type=click.Choice(LOSS_UNITS), help=LOSS_UNIT_HELP)
 @click.option("--starts", default=8, show_default=True, type=click.IntRange(1), help="Starts per language of the point fits.")
 @click.option("--draws", default=1000, show_default=True, type=click.IntRange(1), help="NUTS draws per chain of the Bayesian fits.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the splits and fits.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the tidy table (CSV) here.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def evaluate_command(
-    runs_csv: str | None, laws: str, splits: str, languages: str, starts: int, draws: int, seed: int, out: str | None, as_json: bool
+    runs_csv: str | None,
+    laws: str,
+    splits: str,
+    languages: str,
+    loss_unit: str,
+    starts: int,
+    draws: int,
+    seed: int,
+    out: str | None,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Re-run ATLAS Table 1: held-out R^2 of point-fitted laws and of the Bayesian ATLAS law (with coverage).
 
     RUNS_CSV is a run table; default the emulated study's ATLAS-law rows (an emulation).
     The Bayesian law is refitted once per split (minutes each).
     """
+    if out:
+        _check_out(out, option="--out", inputs=[("RUNS_CSV", runs_csv)], force=force, what="CSV")
     from bayes_atlas._io import write_atomically
     from bayes_atlas.evaluation import evaluate
     from bayes_atlas.runs import RunTable, RunTableError
@@ -508,28 +976,39 @@ def evaluate_command(
     def split_list(text: str) -> tuple[str, ...]:
         return tuple(v.strip() for v in text.split(",") if v.strip())
 
+    flags = {"laws": "--laws", "splits": "--splits", "languages": "--languages", "n_starts": "--starts"}
     try:
-        runs = RunTable.from_csv(runs_csv) if runs_csv else None
-        table = evaluate(
-            runs,
-            laws=split_list(laws),
-            splits=split_list(splits),
-            languages=split_list(languages),
-            seed=seed,
-            n_starts=starts,
-            fit_kwargs={"draws": draws, "tune": draws},
-            progress=not as_json,
-        )
+        with _capture_warnings() as found:
+            runs = RunTable.from_csv(runs_csv, loss_unit=loss_unit) if runs_csv else None
+            table = evaluate(
+                runs,
+                laws=split_list(laws),
+                splits=split_list(splits),
+                languages=split_list(languages),
+                seed=seed,
+                n_starts=starts,
+                fit_kwargs={"draws": draws, "tune": draws},
+                progress=not as_json,
+            )
     except (RunTableError, FitInputError, ValueError) as err:
-        _fail(str(err))
+        _fail(str(err), flags)
+    found = _translated(found, flags)
     if out:
         write_atomically(out, lambda tmp: table.to_csv(tmp, index=False))
     mean = table[table["language"] == "mean"]
-    r2 = mean.pivot(index="law", columns="split", values="r2")
     if as_json:
-        _print_table(mean.set_index(["split", "law"]), True, "held-out R^2 (mean over languages) and coverage")
+        _emit_json(
+            {"title": "held-out R^2 (mean over languages) and coverage", "rows": _records(mean.set_index(["split", "law"]))},
+            found,
+        )
         return
-    _print_table(r2, False, "Held-out R^2, mean over the evaluated languages (ATLAS Table 1 layout)")
+    r2 = mean.pivot(index="law", columns="split", values="r2")
+    _print_table(r2, "Held-out R^2, mean over the evaluated languages (ATLAS Table 1 layout)")
     coverage = mean.dropna(subset=["coverage90"]).set_index("split")[["coverage50", "coverage90", "n_test"]]
     if len(coverage):
-        _print_table(coverage, False, "\nBayesian ATLAS law: coverage of the 50% / 90% posterior predictive intervals")
+        _print_table(coverage, "\nBayesian ATLAS law: coverage of the 50% / 90% posterior predictive intervals")
+    _report(found)
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m bayes_atlas.cli (after every command is defined)
+    sys.exit(main(prog_name="bayes-atlas"))

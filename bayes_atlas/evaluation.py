@@ -142,13 +142,14 @@ def evaluate(
             start = time.perf_counter()
             cov50 = cov90 = np.full(test.sum(), np.nan)
             if law == BAYES:
-                kwargs = {"draws": 1000, "tune": 1000, "chains": 4, "random_seed": seed, "progressbar": False, "warn": False}
+                kwargs = {"random_seed": seed, "progressbar": False, "warn": False}
                 kwargs.update(fit_kwargs or {})
                 result = fit(runs.subset(~test), law="atlas", **kwargs)
                 scored = score_holdout(runs, result, test, random_seed=seed)
-                predicted = scored["mean"].to_numpy()
+                predicted = scored["median"].to_numpy()
                 cov50 = scored["in50"].to_numpy(dtype=float)
                 cov90 = scored["in90"].to_numpy(dtype=float)
+                loo = _loo(result)
             else:
                 train = runs.subset(evaluated & ~test)
                 predicted = point_fit(train, law, n_starts=n_starts, seed=seed).predict(runs.subset(test))
@@ -166,6 +167,7 @@ def evaluate(
                         "coverage90": float(np.nanmean(cov90[rows])) if law == BAYES else np.nan,
                         "n_test": int(rows.sum()),
                         "seconds": seconds,
+                        **(loo if law == BAYES else {}),
                     }
                 )
             if r2:
@@ -179,8 +181,22 @@ def evaluate(
                         "coverage90": float(np.nanmean(cov90)) if law == BAYES else np.nan,
                         "n_test": int(test.sum()),
                         "seconds": seconds,
+                        **(loo if law == BAYES else {}),
                     }
                 )
             if progress:
                 print(f"{split:7s} {law:16s} mean R2 {np.mean(list(r2.values())) if r2 else float('nan'):.3f} ({seconds:.0f} s)", flush=True)
     return pd.DataFrame.from_records(records)
+
+
+def _loo(result: Any) -> dict[str, float]:
+    """PSIS-LOO of a Bayesian fit on its training rows: elpd, its se, and rows with Pareto k > 0.7."""
+    import warnings
+
+    import arviz as az
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # bad Pareto k: counted in pareto_k_bad
+        loo = az.loo(result.datatree)
+    k = np.asarray(loo.pareto_k)
+    return {"elpd_loo": float(loo.elpd), "elpd_loo_se": float(loo.se), "pareto_k_bad": int(np.sum(k > 0.7))}

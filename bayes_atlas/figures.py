@@ -46,19 +46,11 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 
 
 def _pyplot():
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg") and not _has_display():
-        matplotlib.use("Agg")
+    # Never choose a backend here: that is the user's (Jupyter's inline backend shows the
+    # figures; matplotlib itself falls back to Agg where there is no display).
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _has_display() -> bool:
-    import os
-
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def save_figure(fig: Figure, path: str | Path, formats: Sequence[str] = ("png", "pdf"), dpi: int = 200) -> list[Path]:
@@ -237,24 +229,29 @@ def compute_optimal_plot(
 ) -> Figure:
     """Compute-optimal model size and tokens against compute per language (ATLAS Fig. 1).
 
-    Median and ``ci`` band over posterior draws of :func:`bayes_atlas.posterior_recommend`
-    (published unique-token counts, so sw and hi bend toward parameters once data repeat).
+    Median and ``ci`` band of the per-draw compute optimum
+    (:func:`bayes_atlas.decisions.optimum.compute_optimum`, published unique-token counts, so
+    sw and hi bend toward parameters once data repeat).
     """
-    from bayes_atlas.decisions import load_posterior, posterior_recommend
+    from bayes_atlas.decisions.caveats import unique_tokens_for
+    from bayes_atlas.decisions.optimum import Mixture, compute_optimum
+    from bayes_atlas.posteriors import resolve
 
     plt = _pyplot()
+    law = resolve("law", posterior)
     computes = np.geomspace(1e18, 1e24, 13) if computes is None else np.asarray(computes, dtype=float)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True)
     for color, code in zip(OKABE_ITO, languages, strict=False):
-        recs = [posterior_recommend(code, c, posterior=posterior, warn=False, helpers=1) for c in computes]
-        for ax, key in zip(axes, ("params", "tokens"), strict=True):
-            _band(ax, computes, np.stack([r.draws[key] for r in recs], axis=1), color, code, ci)
+        mixture = Mixture(code, (), unique_tokens_for([code], None), np.zeros((law.n_draws, 0)))
+        optimum = compute_optimum(law, mixture, computes[:, None])
+        for ax, values in zip(axes, (optimum.params, optimum.tokens), strict=True):
+            _band(ax, computes, values.T, color, code, ci)
     for ax, label in zip(axes, ("compute-optimal parameters N*", "compute-optimal tokens D*"), strict=True):
         ax.set(xscale="log", yscale="log", xlabel="training compute C (FLOPs)", ylabel=label)
         ax.grid(True, which="major", alpha=0.3)
     axes[0].legend(title="target", fontsize=8, frameon=False)
     fig.suptitle(f"Compute-optimal allocation per language (median, {ci:.0%} band)")
-    _emulation_footer(fig, [load_posterior("law", posterior)])
+    _emulation_footer(fig, [law])
     fig.tight_layout()
     return fig
 
@@ -272,30 +269,28 @@ def curse_plot(
 
     Fixed model size and total tokens, K languages sampled uniformly (each gets
     ``total_tokens / K``, unique data unlimited), from the curse-law posterior
-    (:func:`bayes_atlas.laws.curse_loss` per draw).
+    (the curse law's mean per draw).
     """
-    from bayes_atlas.decisions import _target_law, load_posterior
-    from bayes_atlas.laws import curse_loss
+    from bayes_atlas.laws import Design
+    from bayes_atlas.posteriors import resolve
 
     plt = _pyplot()
-    fit = load_posterior("curse", posterior)
-    K = np.asarray(mixture_sizes, dtype=float)[None, :]
-    rng = np.random.default_rng(0)
+    fit = resolve("curse", posterior)
+    K = np.asarray(mixture_sizes, dtype=float)[:, None]  # against draws
     fig, ax = plt.subplots(figsize=(6.2, 4.4))
     for color, code in zip(OKABE_ITO, languages, strict=False):
-        p = {name: values[:, None] for name, values in _target_law(fit, code, rng).items()}
-        phi = fit.effect_draws("phi", [code], rng)
-        psi = fit.effect_draws("psi", [code], rng)
-        loss = curse_loss(K, params, total_tokens / K, p["E"], p["A"], phi, p["alpha"], p["B"], psi, p["beta"])
-        _band(ax, K[0], loss, color, code, ci)
+        design = Design.of_run(params=params, tokens=total_tokens / K, mixture_size=K)
+        loss = np.exp(fit.mean_log_loss(design, fit.language_parameters(code, 0)))
+        _band(ax, K[:, 0], loss.T, color, code, ci)
     ax.set(xscale="log", xlabel="languages in the mixture K (uniform sampling)", ylabel="loss on the language")
-    ax.set_xticks(K[0], [str(int(k)) for k in K[0]])
+    ax.set_xticks(K[:, 0], [str(int(k)) for k in K[:, 0]])
     return _finish(fig, ax, f"Curse of multilinguality at N = {params:.3g}, D_tot = {total_tokens:.3g} ({ci:.0%} band)", [fit])
 
 
 def expansion_plot(factors: Sequence[float] = (2, 4, 8, 16), *, ci: float = 0.9, posterior: object = None) -> Figure:
     """Iso-loss expansion K -> rK: N multiplier against D_tot multiplier (ATLAS Fig. 5), with the printed table."""
-    from bayes_atlas.decisions import expand_languages, load_posterior
+    from bayes_atlas.decisions import expand_languages
+    from bayes_atlas.posteriors import resolve
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.8, 4.6))
@@ -311,22 +306,21 @@ def expansion_plot(factors: Sequence[float] = (2, 4, 8, 16), *, ci: float = 0.9,
             ax.plot(d["printed"], n["printed"], marker="x", color="#000000", markersize=7, linestyle="none")
     ax.plot([], [], marker="x", color="#000000", linestyle="none", label="printed (ATLAS)")
     ax.set(xscale="log", yscale="log", xlabel="total data multiplier D_tot' / D_tot", ylabel="model size multiplier N' / N")
-    return _finish(fig, ax, f"Growing K to rK languages at equal loss ({ci:.0%} intervals)", [load_posterior("curse", posterior)])
+    return _finish(fig, ax, f"Growing K to rK languages at equal loss ({ci:.0%} intervals)", [resolve("curse", posterior)])
 
 
 def finetune_plot(
     language: str = "de", *, params: float = 2e9, tokens: np.ndarray | None = None, ci: float = 0.9, posterior: object = None
 ) -> Figure:
     """From-scratch vs finetuned loss against training tokens, with the crossover (ATLAS Fig. 6)."""
-    from bayes_atlas.decisions import _finetune_losses, _finetune_params, crossover, load_posterior
+    from bayes_atlas.decisions import crossover
+    from bayes_atlas.decisions.finetune import FinetuneLaw
+    from bayes_atlas.posteriors import resolve
 
     plt = _pyplot()
-    fit = load_posterior("finetune", posterior)
+    fit = resolve("finetune", posterior)
     tokens = np.geomspace(2e9, 2e12, 50) if tokens is None else np.asarray(tokens, dtype=float)
-    p = _finetune_params(fit, language, np.random.default_rng(0))
-    pairs = [_finetune_losses(p, params, float(d)) for d in tokens]
-    scratch = np.stack([p[0] for p in pairs], axis=1)
-    finetuned = np.stack([p[1] for p in pairs], axis=1)
+    scratch, finetuned = (v.T for v in FinetuneLaw(fit, language).losses(params, tokens[:, None]))
     fig, ax = plt.subplots(figsize=(6.2, 4.4))
     _band(ax, tokens, scratch, OKABE_ITO[0], "pretrain from scratch", ci)
     _band(ax, tokens, finetuned, OKABE_ITO[1], "finetune a Unimax checkpoint", ci)
@@ -343,10 +337,11 @@ def crossover_compute_plot(
     languages: Sequence[str] | None = None, params: np.ndarray | None = None, *, ci: float = 0.9, posterior: object = None
 ) -> Figure:
     """Crossover compute against model size per language, the pooled fit and the printed fits (ATLAS Fig. 7)."""
-    from bayes_atlas.decisions import crossover, crossover_compute_fit, load_posterior
+    from bayes_atlas.decisions import crossover, crossover_compute_fit
+    from bayes_atlas.posteriors import resolve
 
     plt = _pyplot()
-    fit = load_posterior("finetune", posterior)
+    fit = resolve("finetune", posterior)
     codes = list(fit.languages) if languages is None else list(languages)
     params = np.geomspace(3e8, 8e9, 12) if params is None else np.asarray(params, dtype=float)
     fig, ax = plt.subplots(figsize=(6.4, 4.6))

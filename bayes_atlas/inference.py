@@ -23,6 +23,8 @@ import numpy as np
 import xarray as xr
 
 from bayes_atlas._io import write_atomically
+from bayes_atlas.defaults import ESS_MIN, R_HAT_MAX
+from bayes_atlas.errors import ConvergenceWarning, PosteriorFileError
 
 __all__ = [
     "SAMPLERS",
@@ -42,24 +44,6 @@ __all__ = [
 SAMPLERS = ("numpyro", "pymc", "nutpie")
 FORMAT_VERSION = 1
 
-R_HAT_MAX = 1.01
-ESS_MIN = 400
-
-
-class ConvergenceWarning(UserWarning):
-    """A sampler diagnostic failed its threshold. ``code`` says which one.
-
-    Codes: ``BA101`` divergences, ``BA102`` r_hat above 1.01, ``BA103`` bulk or tail ESS
-    below 400, ``BA104`` draws that hit the maximum tree depth.
-    """
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"[{code}] {message}")
-        self.code = code
-
-
-class PosteriorFileError(ValueError):
-    """A saved posterior that is missing, unreadable or from an incompatible model."""
 
 
 @dataclass(frozen=True)
@@ -256,7 +240,25 @@ def sample_nuts(
         )
     wall = time.perf_counter() - start
     idata.attrs["max_tree_depth"] = max_tree_depth
+    idata.attrs["chain_method"] = kwargs.get("nuts", {}).get("chain_method", "") if nuts_sampler == "numpyro" else ""
     return idata, wall
+
+
+def jax_started_with_fewer_devices(chains: int) -> bool:
+    """True when JAX already runs with fewer host devices than ``chains`` (chains would then
+    run sequentially, whose floating point differs from parallel chains: another posterior
+    for the same seed)."""
+    import sys
+
+    if "jax" not in sys.modules:
+        return False
+    from jax._src import xla_bridge
+
+    if not xla_bridge.backends_are_initialized():
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu" and jax.local_device_count() < chains
 
 
 def diagnose(
@@ -282,9 +284,11 @@ def diagnose(
 
     def extreme(dataset: Any, pick: str) -> tuple[float, str]:
         best_value, best_name = (np.inf if pick == "min" else -np.inf), ""
+        # A quantity stuck at one value in every chain has r_hat / ESS NaN: that is a failure,
+        # not something to skip (NaN r_hat -> inf, NaN ESS -> 0).
         for name, values in dataset.data_vars.items():
             array = np.asarray(values.values, dtype=float)
-            finite = np.where(np.isfinite(array), array, np.inf if pick == "min" else -np.inf)
+            finite = np.where(np.isfinite(array), array, np.inf if pick == "max" else 0.0)
             if finite.size == 0:
                 continue
             flat = int(np.argmin(finite) if pick == "min" else np.argmax(finite))

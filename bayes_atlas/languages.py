@@ -26,6 +26,7 @@ from bayes_atlas.errors import UnknownLanguageError
 
 __all__ = [
     "ATLAS_38",
+    "NOT_LANGUAGES",
     "OTHER_SOURCE",
     "is_language_code",
     "language_info",
@@ -35,6 +36,14 @@ __all__ = [
 
 #: Token-column name reserved for "all remaining languages" (the ATLAS D_other term).
 OTHER_SOURCE = "other"
+
+#: ISO 639 special codes that are valid tags but name no single language.
+NOT_LANGUAGES = {
+    "mul": "multiple languages",
+    "und": "an undetermined language",
+    "zxx": "no linguistic content",
+    "mis": "an uncoded language",
+}
 
 _TAG_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 
@@ -91,12 +100,16 @@ def normalize_code(code: str) -> str:
     Returns
     -------
     str
-        The BCP-47 standard form, e.g. ``"cat" -> "ca"``, ``"swh_Latn" -> "sw"`` (a default script is dropped), ``"ace_Arab" -> "ace-Arab"``.
+        The BCP-47 standard form, e.g. ``"cat" -> "ca"``, ``"swh_Latn" -> "sw"``,
+        ``"hau_Latn" -> "ha"``, ``"zho_Hans" -> "zh"`` (a script is dropped where it is the
+        language's CLDR likely script), ``"ace_Arab" -> "ace-Arab"``, ``"zh-Hant"`` and
+        ``"en-US"`` unchanged (a non-default script or a region is kept).
 
     Raises
     ------
     UnknownLanguageError
-        If the code is malformed or does not name a language.
+        If the code is malformed, does not name a language, or is one of the special codes
+        in :data:`NOT_LANGUAGES` (``mul``, ``und``, ``zxx``, ``mis``) or a private-use code.
 
     Examples
     --------
@@ -111,13 +124,27 @@ def normalize_code(code: str) -> str:
     except (langcodes.tag_parser.LanguageTagError, ValueError) as err:
         raise UnknownLanguageError(f"malformed language code {code!r}: {err}") from None
     language = langcodes.Language.get(standard)
+    primary = standard.split("-")[0].lower()
+    if primary in NOT_LANGUAGES:
+        raise UnknownLanguageError(
+            f"{code!r} is the ISO 639 special code for {NOT_LANGUAGES[primary]}, not a language: "
+            "name the language itself (e.g. 'en', 'sw')"
+        )
     if not language.language or not langcodes.tag_is_valid(standard) or not language.is_valid():
         raise UnknownLanguageError(
             f"unknown language code {code!r}: it is not an ISO 639 language in CLDR/ISO 639-3. "
-            "Use a code such as 'ca' (Catalan) or 'swh' (Swahili)."
+            "Use a code such as 'ca' or 'cat' (Catalan), 'sw' or 'swh' (Swahili)."
         )
     if language.language.startswith("q") and language.language <= "qtz":
         raise UnknownLanguageError(f"{code!r} is a private-use code, not a language")
+    if language.script and not language.extlangs:
+        # CLDR suppresses only some default scripts (en-Latn -> en, but ha-Latn stays): drop the
+        # script wherever it is the language's likely one (ha-Latn -> ha, zh-Hans -> zh, sr-Cyrl -> sr).
+        plain = langcodes.Language.make(
+            language=language.language, territory=language.territory, variants=language.variants
+        )
+        if plain.maximize().script == language.script:
+            return plain.to_tag()
     return standard
 
 

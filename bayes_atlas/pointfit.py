@@ -26,20 +26,16 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from bayes_atlas.laws import D_REF, N_REF, R_D_STAR
-from bayes_atlas.models.law import (
-    MAX_TRANSFER_SOURCES,
-    LawData,
-    dcsl_log_params,
-    family_share,
-    prepare_law_data,
-    saturate_tokens,
-)
+from bayes_atlas.laws import CORE, LawData, get_law, prepare_law_data
+from bayes_atlas.laws.design import family_share
 
 __all__ = ["POINT_LAWS", "PointFit", "bootstrap", "point_fit"]
 
 POINT_LAWS = ("csl", "dcsl", "msl", "atlas_dt", "atlas_dt_other", "atlas")
-BASE = ("log_E", "a", "alpha", "b", "beta")
+BASE = CORE
+#: The registered law each point law evaluates (its one mean); the ATLAS variants differ in
+#: which tokens they let count (see :func:`_point_design`).
+_REGISTERED = {"csl": "chinchilla", "dcsl": "dcsl", "msl": "msl", "atlas_dt": "atlas", "atlas_dt_other": "atlas", "atlas": "atlas"}
 _EXTRA = {
     "csl": (),
     "dcsl": (),
@@ -67,52 +63,43 @@ def _huber(residual: np.ndarray, delta: float) -> np.ndarray:
 
 
 class _Rows:
-    """The arrays of one language's rows."""
+    """One language's rows: the law's design (as the point law sees it) and the transfer slots."""
 
-    def __init__(self, data: LawData, rows: np.ndarray, family_share: np.ndarray) -> None:
-        self.log_N = data.log_params[rows]
-        self.total = data.total_tokens[rows]
-        self.target = data.target_tokens[rows]
-        self.target_unique = data.target_unique[rows]
-        self.transfer = data.transfer_tokens[rows]
-        self.transfer_unique = data.transfer_unique[rows]
-        self.pair = data.transfer_pair[rows]
-        self.other = data.other_tokens[rows]
-        self.p = family_share[rows]
+    def __init__(self, data: LawData, rows: np.ndarray, family_share: np.ndarray, law: str) -> None:
+        self.design = _point_design(law, data.design.replace(family_share=family_share).subset(rows))
         self.log_loss = data.log_loss[rows]
+        pair = data.transfer_pair[rows]
+        used = data.transfer_tokens[rows] > 0
         # Per transfer slot, 1 + the index of the pair's tau among this language's extras (0 unused).
-        used_pairs = np.unique(self.pair[self.transfer > 0])
-        self.pairs = [int(p) for p in used_pairs]
+        self.pairs = [int(p) for p in np.unique(pair[used])]
         position = {p: i + 1 for i, p in enumerate(self.pairs)}
-        self.slot = np.where(self.transfer > 0, np.vectorize(lambda p: position.get(int(p), 0))(self.pair), 0)
+        self.slot = np.where(used, np.vectorize(lambda p: position.get(int(p), 0))(pair), 0)
+
+
+def _point_design(law: str, design: Any) -> Any:
+    """ATLAS variants of Table 1: ``atlas_dt`` counts own tokens only, ``atlas_dt_other`` counts
+    every other token as "other", ``atlas`` names the three largest sources."""
+    if law == "atlas_dt":
+        return design.replace(transfer_tokens=np.zeros_like(design.transfer_tokens), other_tokens=np.zeros_like(design.other_tokens))
+    if law == "atlas_dt_other":
+        return design.replace(
+            transfer_tokens=np.zeros_like(design.transfer_tokens), other_tokens=design.total_tokens - design.target_tokens
+        )
+    return design
 
 
 def _log_loss(law: str, theta: np.ndarray, rows: _Rows) -> np.ndarray:
-    log_E, a, alpha, b, beta = theta[:5]
+    """Log loss of point law ``law`` at parameter vector ``theta`` (core, then the law's extras)."""
+    params: dict[str, Any] = dict(zip(BASE, theta[:5], strict=True))
     extra = theta[5:]
-    log_N_rel = rows.log_N - np.log(N_REF)
-    if law in ("csl", "msl"):
-        D = rows.total
-    elif law == "dcsl":
-        D = saturate_tokens(np.maximum(rows.target, 1.0), rows.target_unique, 1.0 / R_D_STAR)
-        log_N_rel = dcsl_log_params(rows.log_N, rows.target, rows.target_unique, theta[:5]) - np.log(N_REF)
-    else:
-        lam = np.exp(extra[0])
-        D = saturate_tokens(rows.target, rows.target_unique, lam)
-        if law == "atlas_dt_other":
-            D = D + np.exp(extra[1]) * (rows.total - rows.target)
-        elif law == "atlas":
-            D = D + np.exp(extra[1]) * rows.other
-            taus = np.concatenate([[0.0], extra[2:]])  # slot 0: unused source
-            for k in range(MAX_TRANSFER_SOURCES):
-                if rows.slot[:, k].any():
-                    D = D + taus[rows.slot[:, k]] * saturate_tokens(rows.transfer[:, k], rows.transfer_unique[:, k], lam)
-        D = np.maximum(D, 1e-3 * np.maximum(rows.target, 1.0))
-    value = np.exp(log_E) + np.exp(a - alpha * log_N_rel) + np.exp(b - beta * (np.log(np.maximum(D, 1.0)) - np.log(D_REF)))
-    log_value = np.log(value)
     if law == "msl":
-        log_value = log_value - extra[0] * np.log(rows.p)
-    return log_value
+        params["gamma"] = extra[0]
+    elif law.startswith("atlas"):
+        params["lam"] = np.exp(extra[0])
+        params["tau_other"] = np.exp(extra[1]) if law != "atlas_dt" else 0.0
+        taus = np.concatenate([[0.0], extra[2:]]) if law == "atlas" else np.zeros(1)
+        params["tau"] = taus[rows.slot] if law == "atlas" else 0.0
+    return get_law(_REGISTERED[law]).mean_log_loss(np, rows.design, params)
 
 
 @dataclass
@@ -146,7 +133,7 @@ class PointFit:
             if code not in self.params.index:
                 continue
             rows_idx = np.flatnonzero(np.asarray(data.languages)[data.language_index] == code)
-            rows = _Rows(data, rows_idx, share)
+            rows = _Rows(data, rows_idx, share, self.law)
             out[rows_idx] = np.exp(_log_loss(self.law, self._theta(code, data, rows), rows))
         return out
 
@@ -202,7 +189,7 @@ def point_fit(
         rows_idx = np.flatnonzero(codes == code)
         if rows_idx.size < min_rows:
             continue
-        rows = _Rows(data, rows_idx, share)
+        rows = _Rows(data, rows_idx, share, law)
         names = [*BASE, *_EXTRA[law]]
         if law == "atlas":
             names += [f"tau[{data.pairs[p][1]}]" for p in rows.pairs]

@@ -24,41 +24,29 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayes_atlas import defaults
+from bayes_atlas.errors import FitInputError, PosteriorFileError
 from bayes_atlas.inference import (
     Diagnostics,
-    PosteriorFileError,
     as_float64,
     compact_posterior,
     json_attr,
     read_posterior,
     write_posterior,
 )
-from bayes_atlas.laws import D_REF, N_REF, R_D_STAR
-from bayes_atlas.models.law import (
-    HEAD_START_PARAMS,
-    LAWS,
-    dcsl_log_params,
-    THETA,
-    LawConfig,
-    LawData,
-    effective_data,
-    prepare_law_data,
-    saturate_tokens,
-)
+from bayes_atlas.laws.design import MAX_TRANSFER_SOURCES, Design, LawData, prepare_law_data
+from bayes_atlas.laws.registry import LAWS, get_law
+from bayes_atlas.laws.spec import CORE, LawSpec
+from bayes_atlas.models.law import LawConfig
 
 __all__ = ["EMULATED_DESIGNS", "Fit", "FitInputError", "emulated_study_runs", "fit", "model_card"]
 
 MODEL_NAME = "law"
-#: Default NUTS draws and tuning steps per chain. Same cost as 1000 + 1000, more kept draws:
-#: on the emulated study (790 rows, 4 chains, 2 cores) 700 + 1300 gave r_hat 1.006, bulk
-#: ESS 516 in 176 s; 1000 + 1000 gave r_hat 1.013, ESS 373 in 173 s.
-DEFAULT_DRAWS = 1300
-DEFAULT_TUNE = 700
+THETA = CORE
+#: Deprecated aliases of :data:`bayes_atlas.defaults.DRAWS` / ``TUNE``.
+DEFAULT_DRAWS = defaults.DRAWS
+DEFAULT_TUNE = defaults.TUNE
 SAMPLE_DIMS = ("chain", "draw")
-
-
-class FitInputError(ValueError):
-    """A run table or argument the law fit cannot use; the message says what to change."""
 
 
 def _bts_prior(pairs: tuple[tuple[str, str], ...], transfer: Any) -> pd.DataFrame | None:
@@ -97,7 +85,7 @@ def _theta_prior(codes: list[str], prior: Fit) -> tuple[np.ndarray, np.ndarray]:
     Fitted languages: the posterior mean and covariance of their five parameters (the
     correlations matter: b and beta trade off). Others: the fit's population, diagonal.
     """
-    theta = prior._flat("theta")
+    theta = prior.draws("theta")
     position = {code: i for i, code in enumerate(prior.languages)}
     mean = np.empty((len(codes), len(THETA)))
     chol = np.empty((len(codes), len(THETA), len(THETA)))
@@ -106,7 +94,7 @@ def _theta_prior(codes: list[str], prior: Fit) -> tuple[np.ndarray, np.ndarray]:
             draws = theta[:, position[code]]
             mean[j], cov = draws.mean(axis=0), np.cov(draws, rowvar=False)
         elif "theta_mu" in prior.posterior:
-            mu, spread = prior._flat("theta_mu"), prior._flat("theta_sd")
+            mu, spread = prior.draws("theta_mu"), prior.draws("theta_sd")
             mean[j] = mu.mean(axis=0)
             cov = np.diag((spread**2).mean(axis=0) + mu.var(axis=0))
         else:
@@ -122,12 +110,12 @@ def fit(
     transfer: Any = "default",
     theta_prior: Any = None,
     config: LawConfig | None = None,
-    draws: int = DEFAULT_DRAWS,
-    tune: int = DEFAULT_TUNE,
-    chains: int = 4,
+    draws: int = defaults.DRAWS,
+    tune: int = defaults.TUNE,
+    chains: int = defaults.CHAINS,
     random_seed: int | None = None,
     nuts_sampler: str = "numpyro",
-    target_accept: float = 0.95,
+    target_accept: float = defaults.TARGET_ACCEPT,
     dense_mass: bool | None = None,
     progressbar: bool = True,
     warn: bool = True,
@@ -191,20 +179,35 @@ def fit(
         smallest-compute run (``meta["loss_scale"]``), predictions are scaled back, and only fitted languages
         can be predicted.
     """
-    from bayes_atlas.inference import diagnose, sample_nuts, warn_on_diagnostics
+    from bayes_atlas.inference import diagnose, jax_started_with_fewer_devices, sample_nuts, warn_on_diagnostics
     from bayes_atlas.models.law import build_law_model
     from bayes_atlas.runs import RunTable
 
+    if nuts_sampler == "numpyro" and chains > 1 and jax_started_with_fewer_devices(chains):
+        # Chains run one after another in this process, and their floating point differs from
+        # parallel chains: the same seed would give another posterior. Sample in a fresh
+        # process instead, where JAX starts with one host device per chain.
+        arguments = dict(
+            runs=runs, law=law, transfer=transfer, theta_prior=theta_prior, config=config, draws=draws, tune=tune,
+            chains=chains, random_seed=random_seed, nuts_sampler=nuts_sampler, target_accept=target_accept,
+            dense_mass=dense_mass, progressbar=progressbar, warn=False, init=init,
+        )
+        result = _fit_in_fresh_process(arguments)
+        if warn:
+            warn_on_diagnostics(result.diagnostics, what=f"{law} law fit")
+        return result
+
     if law not in LAWS:
         raise FitInputError(f"law must be one of {LAWS}, got {law!r}")
+    spec = get_law(law)
     if not isinstance(runs, RunTable):
-        raise FitInputError(f"runs must be a RunTable (RunTable.from_frame / from_csv), got {type(runs).__name__}")
+        raise FitInputError(f"runs must be a RunTable (RunTable.from_csv / from_frame), got {type(runs).__name__}")
     if len(runs) < 3:
         raise FitInputError(f"need at least 3 rows, got {len(runs)}")
     loss_scale: dict[str, float] = {}
     fitted_runs = runs
     if not runs.per_token:
-        if law not in ("atlas", "chinchilla", "dcsl", "msl"):
+        if not spec.per_sequence:
             raise FitInputError(
                 f"the {law} law needs per-token losses; this table has loss_unit={runs.loss_unit!r} "
                 "(convert to nats or bits per token first)"
@@ -215,25 +218,13 @@ def fit(
         # language on the scale the population prior expects.
         fitted_runs, loss_scale = _normalise_losses(runs)
     config = LawConfig.from_dict({**(config or LawConfig()).to_dict(), "law": law})
-    data = prepare_law_data(fitted_runs, with_family_share=law == "msl")
-    if law in ("curse", "finetune"):
-        missing = np.flatnonzero(data.target_tokens <= 0)
-        if missing.size:
-            rows = ", ".join(f"{data.run_ids[i]} ({data.languages[data.language_index[i]]})" for i in missing[:5])
-            raise FitInputError(
-                f"the {law} law needs tokens of the evaluated language in every row; {missing.size} row(s) have none, "
-                f"e.g. {rows}: drop them (runs.subset(...))"
-            )
-    if law == "finetune" and not (data.finetuned.any() and (~data.finetuned).any()):
-        raise FitInputError(
-            "the finetune law needs both finetuned rows (checkpoint column set) and from-scratch rows; "
-            f"this table has {int(data.finetuned.sum())} finetuned of {data.n_rows}"
-        )
+    data = prepare_law_data(fitted_runs, with_family_share=spec.needs_family_share)
+    _check_design(spec, data)
     if transfer == "default":
         from bayes_atlas.transfer import load_default
 
-        transfer = load_default() if law == "atlas" and data.pairs else None
-    bts_prior = _bts_prior(data.pairs, transfer) if law == "atlas" else None
+        transfer = load_default() if spec.uses_transfer and data.pairs else None
+    bts_prior = _bts_prior(data.pairs, transfer) if spec.uses_transfer else None
     prior_fit = Fit.load(theta_prior) if isinstance(theta_prior, str | Path) else theta_prior
     theta_moments = _theta_prior(list(data.languages), prior_fit) if prior_fit is not None else None
     model = build_law_model(data, config, bts_prior, theta_moments)
@@ -260,6 +251,17 @@ def fit(
         "created": _dt.date.today().isoformat(),
         "tune": int(tune),
         "random_seed": random_seed,
+        "sampler": {
+            "nuts_sampler": nuts_sampler,
+            "chain_method": idata.attrs.get("chain_method", ""),
+            "target_accept": float(target_accept),
+            "dense_mass": bool(dense_mass),
+            "init": init,
+            "draws": int(draws),
+            "tune": int(tune),
+            "chains": int(chains),
+        },
+        "versions": _versions(),
         "data_hash": runs.data_hash(),
         "n_rows": len(runs),
         "loss_unit": runs.loss_unit,
@@ -273,7 +275,98 @@ def fit(
         "emulated": bool(runs.meta.get("emulated", False)),
         "loss_scale": loss_scale,
     }
-    return Fit(posterior, config, diagnostics, meta)
+    groups = {
+        "sample_stats": idata["sample_stats"].to_dataset(),
+        "observed_data": xr.Dataset({"log_loss": ("run", data.log_loss)}, coords={"run": np.arange(data.n_rows)}),
+        "constant_data": _constant_data(data),
+    }
+    result = Fit(posterior, config, diagnostics, meta, groups=groups)
+    result._add_log_likelihood()
+    return result
+
+
+def _check_design(spec: LawSpec, data: LawData) -> None:
+    """Refuse a table whose rows the law cannot evaluate, naming the rows."""
+    if spec.needs_own_tokens:
+        missing = np.flatnonzero(data.target_tokens <= 0)
+        if missing.size:
+            rows = ", ".join(f"{data.run_ids[i]} ({data.languages[data.language_index[i]]})" for i in missing[:5])
+            raise FitInputError(
+                f"the {spec.name} law needs tokens of the evaluated language in every row; {missing.size} row(s) have "
+                f"none, e.g. {rows}: drop them (runs.subset(...))"
+            )
+    if spec.needs_finetuned_and_scratch:
+        finetuned = data.finetuned > 0
+        if not (finetuned.any() and (~finetuned).any()):
+            raise FitInputError(
+                f"the {spec.name} law needs both finetuned rows (checkpoint column set) and from-scratch rows; "
+                f"this table has {int(finetuned.sum())} finetuned of {data.n_rows}"
+            )
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from bayes_atlas import __version__
+
+    out = {"bayes_atlas": __version__}
+    for name in ("pymc", "pytensor", "numpyro", "jax", "arviz", "numpy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+#: LawData arrays stored in a fit's ``constant_data`` group (dim ``run``; transfer arrays also ``source_slot``).
+_DESIGN_ARRAYS = (
+    "log_params",
+    "total_tokens",
+    "target_tokens",
+    "target_unique",
+    "transfer_tokens",
+    "transfer_unique",
+    "other_tokens",
+    "mixture_size",
+    "family_share",
+    "finetuned",
+    "language_index",
+    "transfer_pair",
+)
+
+
+def _constant_data(data: LawData) -> xr.Dataset:
+    variables = {}
+    for name in _DESIGN_ARRAYS:
+        values = np.asarray(getattr(data, name))
+        dims = ("run", "source_slot") if values.ndim == 2 else ("run",)
+        variables[name] = (dims, values)
+    return xr.Dataset(variables, coords={"run": np.arange(data.n_rows), "run_id": ("run", data.run_ids.astype(str))})
+
+
+def _law_data_from(constant: xr.Dataset, observed: xr.Dataset, languages: tuple[str, ...], pairs: list[Any]) -> LawData:
+    values = {name: np.asarray(constant[name].values) for name in _DESIGN_ARRAYS}
+    values["language_index"] = values["language_index"].astype(np.int64)
+    values["transfer_pair"] = values["transfer_pair"].astype(np.int64)
+    return LawData(
+        **values,
+        languages=languages,
+        pairs=tuple(tuple(p) for p in pairs),
+        log_loss=np.asarray(observed["log_loss"].values, dtype=float),
+        run_ids=np.asarray(constant["run_id"].values).astype(str),
+    )
+
+
+def _fit_in_fresh_process(arguments: dict[str, Any]) -> Fit:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_fit_child, arguments).result()
+
+
+def _fit_child(arguments: dict[str, Any]) -> Fit:
+    return fit(**arguments)
 
 
 class Fit:
@@ -283,38 +376,110 @@ class Fit:
     ----------
     posterior
         xarray Dataset with dims ``chain``, ``draw``, ``language`` (``E``, ``a``, ``alpha``,
-        ``b``, ``beta``), ``parameter`` (population ``theta_mu``, ``theta_sd`` of ``theta`` = (log E, a, alpha, b, beta)), ``pair`` (``bts``,
-        ``tau`` of the ATLAS law) and scalars ``lam``, ``tau_other``, ``sigma``.
+        ``b``, ``beta`` and the law's per-language effects), ``parameter`` (``theta`` = (log E,
+        a, alpha, b, beta) per language; population ``theta_mu``, ``theta_sd``), ``pair``
+        (``bts``, ``tau`` of the ATLAS law) and the law's shared scalars (``lam``, ...),
+        ``sigma``.
     config
         :class:`bayes_atlas.models.law.LawConfig` (``config.law`` names the law).
     diagnostics
         :class:`bayes_atlas.inference.Diagnostics`.
     meta
-        Data hash, fitted ranges of log N and log D, the transfer pairs, creation date.
+        Data hash, fitted ranges of log N and log D, the transfer pairs, sampler settings,
+        package versions, creation date.
+    datatree
+        The whole result as an ArviZ DataTree (see :attr:`datatree`).
     """
 
-    def __init__(self, posterior: xr.Dataset, config: LawConfig, diagnostics: Diagnostics, meta: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        posterior: xr.Dataset,
+        config: LawConfig,
+        diagnostics: Diagnostics,
+        meta: dict[str, Any],
+        *,
+        groups: dict[str, xr.Dataset] | None = None,
+    ) -> None:
         self.posterior = posterior
         self.config = config
         self.diagnostics = diagnostics
         self.meta = dict(meta)
         self.languages = tuple(str(c) for c in posterior.language.values)
+        self._groups = dict(groups or {})
+
+    # -- what the fit is ---------------------------------------------------------------
 
     @property
     def law(self) -> str:
+        """Registry name of the fitted law."""
         return self.config.law
 
     @property
+    def spec(self) -> LawSpec:
+        """The law's :class:`bayes_atlas.laws.LawSpec` (its one mean and its parameters)."""
+        return get_law(self.law)
+
+    @property
     def n_draws(self) -> int:
+        """Posterior draws, all chains together."""
         return int(self.posterior.sizes["chain"] * self.posterior.sizes["draw"])
 
-    def _flat(self, name: str) -> np.ndarray:
+    @property
+    def training_data(self) -> LawData | None:
+        """The fitted rows as law arrays (None for a fit saved without its data)."""
+        if "constant_data" not in self._groups or "observed_data" not in self._groups:
+            return None
+        return _law_data_from(
+            self._groups["constant_data"], self._observed(), self.languages, self.meta.get("pairs", [])
+        )
+
+    def _observed(self) -> xr.Dataset:
+        return self._groups["observed_data"]
+
+    @property
+    def datatree(self) -> xr.DataTree:
+        """The fit as an ArviZ DataTree: ``posterior``, ``sample_stats``, ``observed_data``,
+        ``constant_data``, ``log_likelihood`` and ``posterior_predictive`` (log loss, drawn
+        with seed 0) - whichever the fit holds. Works with ``az.summary``, ``az.plot_trace``,
+        ``az.plot_energy``, ``az.loo``, ``az.compare`` and ``az.plot_ppc``.
+
+        Examples
+        --------
+        >>> import arviz as az  # doctest: +SKIP
+        >>> az.loo(my_fit.datatree)  # doctest: +SKIP
+        """
+        tree = {"posterior": self.posterior}
+        tree.update(self._groups)
+        data = self.training_data
+        if data is not None:
+            tree["posterior_predictive"] = xr.Dataset(
+                {"log_loss": np.log(self._predict_data(data, noise=True, random_seed=0)).rename(None)}
+            ).drop_vars("run").assign_coords(run=np.arange(data.n_rows))
+        return xr.DataTree.from_dict(tree)
+
+    # -- per-draw accessors --------------------------------------------------------------
+
+    def draws(self, name: str) -> np.ndarray:
+        """Posterior draws of ``name``, chains stacked: shape ``(n_draws, *variable dims)``.
+
+        Examples
+        --------
+        >>> my_fit.draws("lam").shape  # doctest: +SKIP
+        (5200,)
+        """
+        if name not in self.posterior:
+            raise ValueError(f"this {self.law} fit has no {name!r}; it has {sorted(self.posterior.data_vars)}")
         values = self.posterior[name].values
         return values.reshape(self.n_draws, *values.shape[2:])
 
-    def _theta_for(self, codes: list[str], rng: np.random.Generator) -> np.ndarray:
-        """(draws, len(codes), 5): fitted languages from the posterior, others from the population."""
-        theta = self._flat("theta")
+    def theta_draws(self, codes: list[str], random_seed: int | np.random.Generator | None = 0) -> np.ndarray:
+        """``(n_draws, len(codes), 5)`` draws of (log E, a, alpha, b, beta).
+
+        Fitted languages come from the posterior; others are drawn from the fitted population
+        (its mean and spread per draw, with the empirical correlation of the fitted languages).
+        """
+        rng = np.random.default_rng(random_seed)
+        theta = self.draws("theta")
         out = np.empty((self.n_draws, len(codes), len(THETA)))
         position = {code: i for i, code in enumerate(self.languages)}
         population = None
@@ -327,16 +492,94 @@ class Fit:
                     f"language {code!r} was not fitted and a single-language fit has no population to draw it from"
                 )
             if population is None:
-                # Population draw: the fitted mean plus a deviation with the fitted spread
-                # and the empirical correlation of the fitted languages' parameters.
-                mu = self._flat("theta_mu")
-                sd = self._flat("theta_sd")
+                mu, sd = self.draws("theta_mu"), self.draws("theta_sd")
                 corr = np.corrcoef(theta.mean(axis=0).T) if len(self.languages) > 2 else np.eye(len(THETA))
                 chol = np.linalg.cholesky(corr + 1e-9 * np.eye(len(THETA)))
                 population = (mu, sd, chol)
             mu, sd, chol = population
             out[:, j] = mu + sd * (rng.standard_normal((self.n_draws, len(THETA))) @ chol.T)
         return out
+
+    def effect_draws(self, name: str, codes: list[str], random_seed: int | np.random.Generator | None = 0) -> np.ndarray:
+        """``(n_draws, len(codes))`` of a pooled per-language effect (``phi``, ``psi``, ``log_delta``, ``gamma``).
+
+        Fitted languages take their posterior draws; others a draw from the pooled
+        distribution (``<name>_mu + <name>_sd z``).
+        """
+        rng = np.random.default_rng(random_seed)
+        fitted = self.draws(name)
+        position = {code: i for i, code in enumerate(self.languages)}
+        out = np.empty((self.n_draws, len(codes)))
+        for j, code in enumerate(codes):
+            if code in position:
+                out[:, j] = fitted[:, position[code]]
+            elif f"{name}_mu" in self.posterior:
+                out[:, j] = self.draws(f"{name}_mu") + self.draws(f"{name}_sd") * rng.standard_normal(self.n_draws)
+            else:
+                raise ValueError(f"language {code!r} was not fitted and a single-language fit has no population for {name!r}")
+        return out
+
+    def tau_draws(self, pairs: list[tuple[str, str]], random_seed: int | np.random.Generator | None = 0) -> np.ndarray:
+        """``(n_draws, len(pairs))`` transfer weights of ``(target, source)`` pairs.
+
+        Fitted pairs take their posterior draws; others a draw around the fitted pairs'
+        mean BTS with their spread (0 +- 0.3 in BTS when the fit has no pairs).
+        """
+        rng = np.random.default_rng(random_seed)
+        fitted = {tuple(p): i for i, p in enumerate(self.meta.get("pairs", []))}
+        out = np.empty((self.n_draws, len(pairs)))
+        if "tau" in self.posterior:
+            bts = 2.0 * self.draws("tau") / (1.0 + self.draws("tau"))
+            centre, spread = bts.mean(), bts.mean(axis=0).std() if bts.shape[1] > 1 else 0.3
+        else:
+            bts, centre, spread = None, 0.0, 0.3
+        for j, pair in enumerate(pairs):
+            draw = bts[:, fitted[tuple(pair)]] if bts is not None and tuple(pair) in fitted else centre + spread * rng.standard_normal(self.n_draws)
+            out[:, j] = draw / (2.0 - draw)
+        return out
+
+    def language_parameters(self, code: str, random_seed: int | np.random.Generator | None = 0) -> dict[str, np.ndarray]:
+        """Per-draw law parameters of one language: ``{name: (n_draws,)}`` for every name the
+        law's mean reads except ``tau`` (see :meth:`tau_draws`).
+
+        Examples
+        --------
+        >>> p = my_fit.language_parameters("ca")  # doctest: +SKIP
+        >>> sorted(p)  # doctest: +SKIP
+        ['a', 'alpha', 'b', 'beta', 'lam', 'log_E', 'tau_other']
+        """
+        rng = np.random.default_rng(random_seed)
+        theta = self.theta_draws([code], rng)[:, 0]
+        params = {name: theta[:, k] for k, name in enumerate(THETA)}
+        for effect in self.spec.effects:
+            params[effect.name] = self.effect_draws(effect.name, [code], rng)[:, 0]
+        for shared in self.spec.shared:
+            params[shared.name] = self.draws(shared.name)
+        return params
+
+    def row_parameters(self, data: LawData, random_seed: int | np.random.Generator | None = 0) -> dict[str, np.ndarray]:
+        """Per-draw law parameters at the rows of ``data``: ``(n_draws, rows)`` per language
+        parameter, ``(n_draws, 1)`` per shared one, ``tau`` ``(n_draws, rows, 3)``."""
+        rng = np.random.default_rng(random_seed)
+        codes = list(data.languages)
+        rows = data.language_index
+        theta = self.theta_draws(codes, rng)[:, rows]
+        params = {name: theta[..., k] for k, name in enumerate(THETA)}
+        for effect in self.spec.effects:
+            params[effect.name] = self.effect_draws(effect.name, codes, rng)[:, rows]
+        for shared in self.spec.shared:
+            params[shared.name] = self.draws(shared.name)[:, None]
+        if self.spec.uses_transfer:
+            tau = self.tau_draws(list(data.pairs), rng) if data.pairs else np.zeros((self.n_draws, 1))
+            used = data.transfer_tokens > 0
+            params["tau"] = np.where(used, tau[:, data.transfer_pair], 0.0)
+        return params
+
+    def mean_log_loss(self, design: Design, params: dict[str, np.ndarray]) -> np.ndarray:
+        """The law's noise-free log loss at ``design`` for per-draw ``params`` (numpy)."""
+        return self.spec.mean_log_loss(np, design, params)
+
+    # -- predictions ---------------------------------------------------------------------
 
     def predict(self, runs: Any, *, noise: bool = True, random_seed: int | None = 0) -> xr.DataArray:
         """Posterior predictive loss draws for the rows of ``runs``.
@@ -349,9 +592,12 @@ class Fit:
         xarray.DataArray
             Dims ``(chain, draw, run)``; the ``run`` coordinate holds the run ids.
         """
+        data = prepare_law_data(runs, with_family_share=self.spec.needs_family_share)
+        return self._predict_data(data, noise=noise, random_seed=random_seed)
+
+    def _predict_data(self, data: LawData, *, noise: bool, random_seed: int | None) -> xr.DataArray:
         rng = np.random.default_rng(random_seed)
-        data = prepare_law_data(runs, with_family_share=self.law == "msl")
-        mean_log = self._mean_log_loss(data, rng)
+        mean_log = self.mean_log_loss(data, self.row_parameters(data, rng))
         scale = self.meta.get("loss_scale") or {}
         if scale:
             unknown = sorted(set(data.languages) - set(scale))
@@ -362,8 +608,8 @@ class Fit:
                 )
             mean_log = mean_log + np.log([scale[code] for code in data.languages])[data.language_index]
         if noise:
-            sigma = self._flat("sigma")[:, None]
-            nu = self._flat("nu")[:, None] if "nu" in self.posterior else self.config.student_nu
+            sigma = self.draws("sigma")[:, None]
+            nu = self.draws("nu")[:, None] if "nu" in self.posterior else self.config.student_nu
             mean_log = mean_log + sigma * rng.standard_t(nu, size=mean_log.shape)
         return xr.DataArray(
             np.exp(mean_log).reshape(self.posterior.sizes["chain"], self.posterior.sizes["draw"], -1),
@@ -373,148 +619,117 @@ class Fit:
             attrs={"law": self.law, "noise": noise},
         )
 
-    def effect_draws(self, name: str, codes: list[str], rng: np.random.Generator | None = None) -> np.ndarray:
-        """(draws, len(codes)) of a pooled per-language effect (``phi``, ``psi``, ``log_delta``).
+    def _add_log_likelihood(self) -> None:
+        """Pointwise Student-t log likelihood of the fitted rows (for ``az.loo``)."""
+        from scipy import stats
 
-        Fitted languages take their posterior draws; others a draw from the pooled
-        distribution (``<name>_mu + <name>_sd z``).
-        """
-        rng = np.random.default_rng(0) if rng is None else rng
-        if name not in self.posterior:
-            raise ValueError(f"this {self.law} fit has no {name!r}")
-        fitted = self._flat(name)
-        position = {code: i for i, code in enumerate(self.languages)}
-        out = np.empty((self.n_draws, len(codes)))
-        for j, code in enumerate(codes):
-            if code in position:
-                out[:, j] = fitted[:, position[code]]
-            elif f"{name}_mu" in self.posterior:
-                out[:, j] = self._flat(f"{name}_mu") + self._flat(f"{name}_sd") * rng.standard_normal(self.n_draws)
-            else:
-                raise ValueError(f"language {code!r} was not fitted and a single-language fit has no population for {name!r}")
-        return out
+        data = self.training_data
+        if data is None:
+            return
+        mean_log = self.mean_log_loss(data, self.row_parameters(data, 0))
+        observed = data.log_loss  # as the model saw them (per-sequence losses: rescaled)
+        nu = self.draws("nu")[:, None] if "nu" in self.posterior else self.config.student_nu
+        loglik = stats.t.logpdf(observed, nu, loc=mean_log, scale=self.draws("sigma")[:, None])
+        shape = (self.posterior.sizes["chain"], self.posterior.sizes["draw"], data.n_rows)
+        self._groups["log_likelihood"] = xr.Dataset(
+            {"log_loss": ((*SAMPLE_DIMS, "run"), loglik.reshape(shape))},
+            coords={"chain": self.posterior.chain.values, "draw": self.posterior.draw.values, "run": np.arange(data.n_rows)},
+        )
 
-    def _mean_log_loss(self, data: LawData, rng: np.random.Generator) -> np.ndarray:
-        """(draws, rows) noise-free log loss of the law at the rows of ``data``."""
-        codes = list(data.languages)
-        theta = self._theta_for(codes, rng)[:, data.language_index]
-        log_param_term = theta[..., 1] - theta[..., 2] * (data.log_params - np.log(N_REF))
-        floor = np.exp(theta[..., 0])
-        if self.law == "atlas":
-            tau_pairs = self._tau_for(data, rng)
-            log_data = effective_data(data, self._flat("lam"), tau_pairs, self._flat("tau_other"))
-        elif self.law in ("chinchilla", "msl"):
-            log_data = np.broadcast_to(np.log(data.total_tokens), (self.n_draws, data.n_rows))
-        elif self.law == "dcsl":
-            own = saturate_tokens(np.maximum(data.target_tokens, 1.0), data.target_unique, 1.0 / R_D_STAR)
-            log_data = np.broadcast_to(np.log(own), (self.n_draws, data.n_rows))
-            log_param_term = theta[..., 1] - theta[..., 2] * (dcsl_log_params(data.log_params, data.target_tokens, data.target_unique, theta) - np.log(N_REF))
-        else:
-            own = saturate_tokens(data.target_tokens, data.target_unique, self._flat("lam")[:, None], np)
-            if self.law == "finetune":
-                head = np.exp(
-                    self._flat("log_head_start")[:, None]
-                    + self._flat("head_exponent")[:, None] * (data.log_params - np.log(HEAD_START_PARAMS))
-                )
-                own = own + data.finetuned * head
-                delta = np.exp(self.effect_draws("log_delta", codes, rng))[:, data.language_index]
-                floor = floor + data.finetuned * delta
-            log_data = np.log(own)
-        log_data_term = theta[..., 3] - theta[..., 4] * (log_data - np.log(D_REF))
-        if self.law == "curse":
-            log_K = np.log(data.mixture_size)
-            log_param_term = log_param_term + self.effect_draws("phi", codes, rng)[:, data.language_index] * log_K
-            log_data_term = log_data_term + self.effect_draws("psi", codes, rng)[:, data.language_index] * log_K
-        mean_log = np.log(floor + np.exp(log_param_term) + np.exp(log_data_term))
-        if self.law == "msl":
-            mean_log = mean_log - self.effect_draws("gamma", codes, rng)[:, data.language_index] * np.log(data.family_share)
-        return mean_log
+    # -- summaries and files -------------------------------------------------------------
 
-    def _tau_for(self, data: LawData, rng: np.random.Generator) -> np.ndarray:
-        fitted = {tuple(p): i for i, p in enumerate(self.meta.get("pairs", []))}
-        out = np.empty((self.n_draws, max(len(data.pairs), 1)))
-        if "bts" in self.posterior:
-            bts = self._flat("bts")
-            centre, spread = bts.mean(), bts.mean(axis=0).std() if bts.shape[1] > 1 else 0.3
-        else:
-            bts, centre, spread = None, 0.0, 0.3
-        for j, pair in enumerate(data.pairs):
-            if bts is not None and pair in fitted:
-                draw = bts[:, fitted[pair]]
-            else:
-                draw = centre + spread * rng.standard_normal(self.n_draws)
-            out[:, j] = draw / (2.0 - draw)
-        return out
-
-    def summary(self, ci: float = 0.9) -> pd.DataFrame:
-        """Per-language law parameters: mean and equal-tailed ``ci`` interval.
+    def summary(self, ci: float = defaults.CI) -> pd.DataFrame:
+        """Law parameters: posterior median, sd and equal-tailed ``ci`` interval.
 
         Returns
         -------
         pandas.DataFrame
-            Index (``language``, ``parameter``); columns ``mean``, ``sd``, ``lower``, ``upper``.
+            Index (``language``, ``parameter``), ``language == "all"`` for shared parameters;
+            columns ``median``, ``sd``, ``lower``, ``upper``.
         """
         if not 0 < ci < 1:
             raise ValueError(f"ci must be in (0, 1), got {ci!r}")
+        per_language = ["E", "a", "alpha", "b", "beta"]
+        for effect in self.spec.effects:
+            per_language.append(effect.exp_name or effect.name)
+        shared = [s.name for s in self.spec.shared] + [f"{e.name}_mu" for e in self.spec.effects] + ["sigma", "nu"]
         rows = []
-        for name in ("E", "a", "alpha", "b", "beta"):
-            draws = self._flat(name)
-            lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+        for name in per_language:
+            draws = self.draws(name)
+            lower, median, upper = np.quantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2], axis=0)
             for j, code in enumerate(self.languages):
-                rows.append((code, name, draws[:, j].mean(), draws[:, j].std(ddof=1), lower[j], upper[j]))
-        for name in ("phi", "psi", "delta", "gamma"):
+                rows.append((code, name, median[j], draws[:, j].std(ddof=1), lower[j], upper[j]))
+        for name in shared:
             if name in self.posterior:
-                draws = self._flat(name)
-                lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
-                for j, code in enumerate(self.languages):
-                    rows.append((code, name, draws[:, j].mean(), draws[:, j].std(ddof=1), lower[j], upper[j]))
-        for name in ("lam", "tau_other", "phi_mu", "psi_mu", "head_start", "head_exponent", "sigma"):
-            if name in self.posterior:
-                draws = self._flat(name)
-                lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2])
-                rows.append(("all", name, draws.mean(), draws.std(ddof=1), lower, upper))
-        table = pd.DataFrame(rows, columns=["language", "parameter", "mean", "sd", "lower", "upper"])
+                draws = self.draws(name)
+                lower, median, upper = np.quantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
+                rows.append(("all", name, median, draws.std(ddof=1), lower, upper))
+        table = pd.DataFrame(rows, columns=["language", "parameter", "median", "sd", "lower", "upper"])
+        table.attrs["ci"] = ci
         return table.set_index(["language", "parameter"])
 
-    def save(self, path: str | Path, *, max_draws: int | None = None, float32: bool = False) -> Path:
-        """Write the fit (netCDF, atomically) with its config, data hash and package version.
+    def save(self, path: str | Path, *, compact: bool = False, max_draws: int | None = None, float32: bool = False) -> Path:
+        """Write the fit (netCDF, atomically) with its config, data hash, sampler settings and versions.
 
-        ``theta`` and ``bts`` are not stored (they are ``log E, a, alpha, b, beta`` and
-        ``2 tau / (1 + tau)``, rebuilt on load). ``max_draws`` thins evenly per chain;
-        ``float32`` halves the file. The stored diagnostics are those of the full fit.
+        By default the whole DataTree is stored (posterior, sample_stats, observed_data,
+        constant_data, log_likelihood), so ``az.loo`` and friends work on the loaded file.
+        ``compact=True`` keeps the posterior only. ``theta`` and ``bts`` are not stored (they
+        are ``log E, a, alpha, b, beta`` and ``2 tau / (1 + tau)``, rebuilt on load).
+        ``max_draws`` thins every group evenly per chain; ``float32`` halves the file. The
+        stored diagnostics are those of the full fit.
         """
-        posterior = compact_posterior(self.posterior.drop_vars(["theta", "bts"], errors="ignore"), max_draws=max_draws, float32=float32)
-        tree = xr.DataTree.from_dict({"posterior": posterior})
+        groups = {"posterior": self.posterior.drop_vars(["theta", "bts"], errors="ignore")}
+        if not compact:
+            groups.update(self._groups)
+        tree = xr.DataTree.from_dict(
+            {
+                name: compact_posterior(group, max_draws=max_draws, float32=float32) if "chain" in group.dims else group
+                for name, group in groups.items()
+            }
+        )
         attrs = {"config": self.config.to_dict(), "diagnostics": self.diagnostics.to_dict(), "meta": self.meta}
         return write_posterior(tree, path, model=MODEL_NAME, attrs=attrs)
 
     @classmethod
     def load(cls, path: str | Path) -> Fit:
-        """Read a fit written by :meth:`save`; refuses files of another model or format."""
+        """Read a fit written by :meth:`save`; refuses files of another model or format.
+
+        Prefer :func:`bayes_atlas.load`, which reads any saved posterior.
+        """
         tree = read_posterior(path, model=MODEL_NAME)
+        return cls.from_datatree(tree, source=str(path))
+
+    @classmethod
+    def from_datatree(cls, tree: xr.DataTree, *, source: str = "posterior") -> Fit:
+        """Rebuild a fit from a DataTree read by :func:`bayes_atlas.inference.read_posterior`."""
         try:
             stored = json_attr(tree, "config")
             # Files written before the spread prior was a setting were fitted with half-normals.
             stored.setdefault("population_sd_prior", "halfnormal")
             config = LawConfig.from_dict(stored)
         except (TypeError, ValueError) as error:
-            raise PosteriorFileError(f"{path}: incompatible law config ({error}); refit and save again") from error
-        posterior = tree["posterior"].to_dataset()
-        posterior = as_float64(posterior)
+            raise PosteriorFileError(f"{source}: incompatible law config ({error}); refit and save again") from error
+        posterior = as_float64(tree["posterior"].to_dataset())
         columns = [np.log(posterior["E"]), posterior["a"], posterior["alpha"], posterior["b"], posterior["beta"]]
         posterior["theta"] = xr.concat(columns, dim=xr.DataArray(list(THETA), dims="parameter", name="parameter")).transpose(
             "chain", "draw", "language", "parameter"
         )
         if "tau" in posterior:
             posterior["bts"] = 2.0 * posterior["tau"] / (1.0 + posterior["tau"])
+        groups = {
+            name: as_float64(tree[name].to_dataset())
+            for name in ("sample_stats", "observed_data", "constant_data", "log_likelihood")
+            if name in tree.children
+        }
         diagnostics = Diagnostics.from_dict(json_attr(tree, "diagnostics"))
-        return cls(posterior, config, diagnostics, json_attr(tree, "meta"))
+        return cls(posterior, config, diagnostics, json_attr(tree, "meta"), groups=groups)
 
     def __repr__(self) -> str:
         d = self.diagnostics
+        r_hat = f"{d.max_r_hat:.3f}" if np.isfinite(d.max_r_hat) else "n/a (one chain)" if d.chains < 2 else "not finite"
         return (
             f"<Fit {self.law}: {len(self.languages)} languages, {self.meta.get('n_rows')} rows, {self.n_draws} draws; "
-            f"divergences={d.divergences}, max r_hat={d.max_r_hat:.3f}, min ESS={d.min_ess_bulk:.0f}>"
+            f"divergences={d.divergences}, max r_hat={r_hat}, min ESS={d.min_ess_bulk:.0f}>"
         )
 
 
@@ -549,7 +764,7 @@ def model_card(result: Fit, *, title: str, data_note: str, command: str | None =
     d = result.diagnostics
     summary = result.summary()
     population = summary.loc[summary.index.get_level_values("language") == "all"]
-    per_language = summary.drop("all", level="language", errors="ignore")["mean"].unstack("parameter")
+    per_language = summary.drop("all", level="language", errors="ignore")["median"].unstack("parameter")
     lines = [
         f"# {title}",
         "",
@@ -569,13 +784,13 @@ def model_card(result: Fit, *, title: str, data_note: str, command: str | None =
         f"- draws at the maximum tree depth: {d.tree_depth_hits}",
         f"- meets the project's bar (r_hat <= 1.01, no divergences, ESS >= 400): {'yes' if d.converged else 'NO'}",
         "",
-        "## Shared parameters (mean, sd, 90% interval)",
+        "## Shared parameters (median, sd, 90% interval)",
         "",
         "```",
         population.droplevel("language").round(4).to_string(),
         "```",
         "",
-        "## Per-language posterior means",
+        "## Per-language posterior medians",
         "",
         "```",
         per_language.round(3).to_string(),

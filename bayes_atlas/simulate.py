@@ -43,17 +43,7 @@ import xarray as xr
 from scipy.optimize import brentq
 
 from bayes_atlas import datasets
-from bayes_atlas.laws import (
-    D_REF,
-    N_REF,
-    amplitude_from_reference,
-    atlas_effective_data,
-    atlas_loss,
-    chinchilla_loss,
-    curse_loss,
-    saturate,
-    tau_from_bts,
-)
+from bayes_atlas.laws import D_REF, N_REF, Design, get_law, tau_from_bts
 from bayes_atlas.runs import RunTable
 
 __all__ = ["BILINGUAL_PAIRS", "FINETUNE_LANGUAGES", "MONO_LANGUAGES", "StudyTruth", "atlas_study", "default_truth"]
@@ -136,25 +126,46 @@ class StudyTruth:
         """Target-token equivalent of a Unimax checkpoint of ``params`` parameters."""
         return self.ckpt_tokens_2b * (np.asarray(params) / 2e9) ** self.ckpt_exponent
 
+    def law_parameters(self, language: str) -> dict[str, float]:
+        """Parameters of ``language`` under the names the law registry's means read."""
+        return _law_parameters(self, language)
+
     def crossover_tokens(self, language: str, params: float) -> float:
         """Tokens at which from-scratch training overtakes finetuning (true, noise-free)."""
-        row = self.params(language)
-        head = float(self.checkpoint_head_start(params))
-        gap = _make_gap(row, head, self.D0, self.lam)
-        log_tokens = brentq(lambda log_d: gap(np.exp(log_d)) - row["finetune_delta"], np.log(1e6), np.log(1e16))
+        p = self.law_parameters(language)
+        unique = float(self.params(language)["unique_tokens"])
+        log_tokens = brentq(
+            lambda log_d: _finetune_gap(p, params, float(np.exp(log_d)), unique), np.log(1e6), np.log(1e16)
+        )
         return float(np.exp(log_tokens))
 
 
-def _make_gap(row: pd.Series, head_start: float, D0: float, lam: float):  # noqa: ANN202
-    """Scratch minus finetuned data term (without delta) as a function of tokens D."""
+def _law_parameters(truth: StudyTruth, language: str) -> dict[str, float]:
+    row = truth.params(language)
+    delta = float(row.get("finetune_delta", np.nan))
+    return {
+        "log_E": float(np.log(row["E"])),
+        "a": float(row["a"]),
+        "alpha": float(row["alpha"]),
+        "b": float(row["b"]),
+        "beta": float(row["beta"]),
+        "phi": float(row["phi"]),
+        "psi": float(row["psi"]),
+        "log_delta": float(np.log(delta)) if np.isfinite(delta) and delta > 0 else -np.inf,
+        "lam": truth.lam,
+        "tau_other": truth.tau_other,
+        "head_start": truth.ckpt_tokens_2b,
+        "head_exponent": truth.ckpt_exponent,
+    }
 
-    def gap(D: float) -> float:
-        own = float(saturate(D, row["unique_tokens"], lam))
-        scratch = np.exp(row["b"] - row["beta"] * np.log(own / D0))
-        finetuned = np.exp(row["b"] - row["beta"] * np.log((own + head_start) / D0))
-        return float(scratch - finetuned)
 
-    return gap
+def _finetune_gap(p: dict[str, float], params: float, tokens: float, unique: float) -> float:
+    """True loss of training from scratch minus that of finetuning, at ``tokens`` target tokens."""
+    law = get_law("finetune")
+    scratch, finetuned = (
+        law.mean_log_loss(np, Design.of_run(params=params, tokens=tokens, unique=unique, finetuned=f), p) for f in (0.0, 1.0)
+    )
+    return float(np.exp(scratch) - np.exp(finetuned))
 
 
 def _design_languages() -> list[str]:
@@ -238,8 +249,9 @@ def default_truth(seed: int = 20260, *, sigma: float = 0.01) -> StudyTruth:
     deltas = pd.Series(np.nan, index=table.index)
     for code in FINETUNE_LANGUAGES:
         crossover = float(printed[code]) if code in printed.index else float(np.exp(rng.uniform(np.log(1.44e11), np.log(2.83e11))))
-        gap = _make_gap(table.loc[code], float(truth.checkpoint_head_start(2e9)), truth.D0, truth.lam)
-        deltas[code] = gap(crossover)
+        # delta is what closes the gap between scratch and a penalty-free finetune at the crossover.
+        no_penalty = {**_law_parameters(truth, code), "log_delta": -np.inf}
+        deltas[code] = _finetune_gap(no_penalty, 2e9, crossover, float(table.loc[code, "unique_tokens"]))
     table["finetune_delta"] = deltas
     return truth
 
@@ -361,39 +373,31 @@ def _transfer_sources(target: str, tokens: dict[str, float], k: int = 3) -> list
     return sorted(candidates, key=key)[:k]
 
 
+#: Law of the simulator's truth for each design (the registry's mean gives the expected loss).
+_DESIGN_LAW = {"capacity": "curse", "finetune": "finetune"}
+
+
 def _expected(run: _Run, target: str, truth: StudyTruth, tau: pd.DataFrame) -> float:
-    p = truth.params(target)
+    """Noise-free loss of ``run`` on ``target`` under the truth, through the law registry."""
     unique = truth.languages["unique_tokens"]
-    A = amplitude_from_reference(p["a"], p["alpha"], truth.N0)
-    B = amplitude_from_reference(p["b"], p["beta"], truth.D0)
 
     def U(code: str) -> float:
-        return float(unique.get(code, np.nan)) if code != "other" else np.nan
+        value = float(unique.get(code, np.nan))
+        return value if np.isfinite(value) else np.inf
 
-    if run.design == "capacity":
-        d_t = saturate(run.tokens[target], U(target), truth.lam)
-        return float(curse_loss(run.K, run.params, d_t, p["E"], A, p["phi"], p["alpha"], B, p["psi"], p["beta"]))
-    if run.design == "finetune":
-        head = float(truth.checkpoint_head_start(run.params))
-        floor = p["E"] + p["finetune_delta"]
-        own = float(saturate(run.tokens[target], U(target), truth.lam))
-        return float(chinchilla_loss(run.params, own + head, floor, A, p["alpha"], B, p["beta"]))
     k_t = _transfer_sources(target, run.tokens)
-    d_eff = float(
-        atlas_effective_data(
-            run.tokens.get(target, 0.0),
-            U(target),
-            truth.lam,
-            D_transfer=np.array([run.tokens[s] for s in k_t]),
-            U_transfer=np.array([U(s) for s in k_t]),
-            tau=np.array([tau.at[target, s] for s in k_t]),
-            D_other=sum(v for s, v in run.tokens.items() if s not in k_t and s != target),
-            tau_other=truth.tau_other,
-        )
+    design = Design.of_run(
+        params=run.params,
+        tokens=run.tokens.get(target, 0.0),
+        unique=U(target),
+        transfer_tokens=np.array([run.tokens[s] for s in k_t]),
+        transfer_unique=np.array([U(s) for s in k_t]),
+        other_tokens=sum(v for s, v in run.tokens.items() if s not in k_t and s != target),
+        mixture_size=run.K,
+        finetuned=float(run.design == "finetune"),
     )
-    if d_eff <= 0:
-        raise ValueError(f"truth gives non-positive effective data for {run.run_id} on {target}")
-    return float(atlas_loss(run.params, d_eff, p["E"], A, p["alpha"], B, p["beta"]))
+    params = {**_law_parameters(truth, target), "tau": np.array([tau.at[target, s] for s in k_t] + [0.0] * (3 - len(k_t)))}
+    return float(np.exp(get_law(_DESIGN_LAW.get(run.design, "atlas")).mean_log_loss(np, design, params)))
 
 
 def atlas_study(seed: int = 0, truth: StudyTruth | None = None) -> tuple[RunTable, StudyTruth]:

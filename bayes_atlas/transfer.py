@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_atlas.errors import UnknownLanguageError
+from bayes_atlas import defaults
+from bayes_atlas.errors import PosteriorFileError, TransferInputError, UnknownLanguageError
 from bayes_atlas.inference import (
     Diagnostics,
-    PosteriorFileError,
     as_float64,
     compact_posterior,
     json_attr,
@@ -43,9 +44,13 @@ from bayes_atlas.inference import (
     write_posterior,
 )
 from bayes_atlas.models.transfer import (
+    LATENT_PARAMETERS,
+    PAIR_PARAMETERS,
     TransferConfig,
     TransferData,
-    pair_indices,
+    latent_bts,
+    likelihood_units,
+    log_likelihood,
     prepare_transfer_data,
     sample_pair_effects,
 )
@@ -64,6 +69,16 @@ __all__ = [
 MODEL_NAME = "transfer"
 DEFAULT_FILE = "transfer.nc"
 SAMPLE_DIMS = ("chain", "draw")
+#: Sampler settings of :meth:`TransferModel.fit`. They differ from :mod:`bayes_atlas.defaults`
+#: (1300 + 700 draws, target_accept 0.95) on purpose: the shipped ``models/transfer.nc`` was
+#: fitted with these (``bayes-atlas fit-transfer`` passes the same), so the Python API and the
+#: command line reproduce the shipped posterior for its seed.
+FIT_DRAWS = 1000
+FIT_TUNE = 1000
+FIT_TARGET_ACCEPT = 0.9
+#: Groups of a saved fit: the data groups are always stored, the others unless ``compact``.
+DATA_GROUPS = ("observed_data", "constant_data")
+SAMPLER_GROUPS = ("sample_stats", "log_likelihood")
 # Variables kept in a saved posterior (the non-centred raw variables are dropped).
 _SAVED_SCALARS = (
     "intercept",
@@ -76,10 +91,6 @@ _SAVED_SCALARS = (
     "asymmetric_sd",
     "language_corr",
 )
-
-
-class TransferInputError(ValueError):
-    """A transfer matrix or language table that cannot be fitted; the message says why."""
 
 
 # --------------------------------------------------------------------------------------
@@ -222,7 +233,18 @@ class TransferModel:
         self.config = TransferConfig.from_dict(base)
 
     def build(self, matrix: xr.DataArray | pd.DataFrame, languages: pd.DataFrame | None = None, measured=None):
-        """The PyMC model for ``matrix`` (see :meth:`fit` for the arguments)."""
+        """The PyMC model for ``matrix``.
+
+        Parameters
+        ----------
+        matrix, languages, measured
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        pymc.Model
+            From :func:`bayes_atlas.models.transfer.build_transfer_model`.
+        """
         from bayes_atlas.models.transfer import build_transfer_model
 
         inputs = _coerce_inputs(matrix, languages, measured, None)
@@ -235,12 +257,12 @@ class TransferModel:
         *,
         measured: np.ndarray | xr.DataArray | None = None,
         rounding: float | None = None,
-        draws: int = 1000,
-        tune: int = 1000,
-        chains: int = 4,
+        draws: int = FIT_DRAWS,
+        tune: int = FIT_TUNE,
+        chains: int = defaults.CHAINS,
         random_seed: int | None = None,
         nuts_sampler: str = "numpyro",
-        target_accept: float = 0.9,
+        target_accept: float = FIT_TARGET_ACCEPT,
         progressbar: bool = True,
         warn: bool = True,
     ) -> TransferFit:
@@ -263,7 +285,9 @@ class TransferModel:
             Rounding step of the values (noise floor ``rounding / sqrt(12)``); default the
             matrix's ``rounding`` attribute, else 0.1.
         draws, tune, chains, random_seed
-            NUTS settings; the defaults converge on the published matrix (about 25 s on 2 cores).
+            NUTS settings; the defaults (:data:`FIT_DRAWS`, :data:`FIT_TUNE`,
+            ``bayes_atlas.defaults.CHAINS``) converge on the published matrix (about 25 s on
+            2 cores) and are those of the shipped posterior.
         nuts_sampler
             ``"numpyro"`` (default), ``"pymc"`` or ``"nutpie"``.
         target_accept
@@ -271,11 +295,13 @@ class TransferModel:
         progressbar
             Show the sampler's progress bar.
         warn
-            Emit :class:`bayes_atlas.inference.ConvergenceWarning` for failed diagnostics.
+            Emit :class:`bayes_atlas.errors.ConvergenceWarning` for failed diagnostics.
 
         Returns
         -------
         TransferFit
+            With the whole DataTree: posterior, sample_stats, observed_data, constant_data
+            and log_likelihood.
 
         Raises
         ------
@@ -299,15 +325,10 @@ class TransferModel:
             progressbar=progressbar,
         )
         # Every stored quantity is diagnosed: the sampled ones and the deterministics.
-        diagnostics = diagnose(
-            idata,
-            wall_time_s=wall,
-            sampler=nuts_sampler,
-        )
+        diagnostics = diagnose(idata, wall_time_s=wall, sampler=nuts_sampler)
         if warn:
             warn_on_diagnostics(diagnostics, what="transfer model fit")
         pair_seed = int(np.random.default_rng(random_seed).integers(2**31 - 1))
-        posterior = _with_pair_effects(_posterior_dataset(idata["posterior"].to_dataset(), self.config), data, pair_seed)
         meta = {
             "pair_effect_seed": pair_seed,
             "created": _dt.date.today().isoformat(),
@@ -315,7 +336,14 @@ class TransferModel:
             "random_seed": random_seed,
             "target_accept": float(target_accept),
         }
-        return TransferFit(posterior, _observed_dataset(inputs), self.config, diagnostics, meta)
+        groups = {
+            "posterior": _posterior_dataset(idata["posterior"].to_dataset(), self.config),
+            "sample_stats": idata["sample_stats"].to_dataset(),
+            **_data_groups(inputs),
+        }
+        fit = TransferFit(xr.DataTree.from_dict(groups), self.config, diagnostics, meta)
+        fit._groups["log_likelihood"] = fit._log_likelihood()
+        return fit
 
 
 def _prepare(inputs: _Inputs) -> TransferData:
@@ -324,19 +352,30 @@ def _prepare(inputs: _Inputs) -> TransferData:
     )
 
 
-def _observed_dataset(inputs: _Inputs) -> xr.Dataset:
+def _data_groups(inputs: _Inputs) -> dict[str, xr.Dataset]:
+    """``observed_data`` (the matrix) and ``constant_data`` (noise groups, script, family)."""
     codes = inputs.codes
     measured = inputs.measured if inputs.measured is not None else np.ones_like(inputs.bts, dtype=bool)
-    return xr.Dataset(
+    attrs = {"rounding": inputs.rounding, "has_measured_mask": int(inputs.measured is not None)}
+    observed = xr.Dataset(
+        {"bts": (("target", "source"), inputs.bts)}, coords={"target": codes, "source": codes}, attrs=attrs
+    )
+    constant = xr.Dataset(
         {
-            "bts": (("target", "source"), inputs.bts),
             "measured": (("target", "source"), measured & ~np.eye(len(codes), dtype=bool)),
             "script": (("language",), np.asarray(inputs.scripts, dtype=str)),
             "family": (("language",), np.asarray(inputs.families, dtype=str)),
         },
         coords={"target": codes, "source": codes, "language": codes},
-        attrs={"rounding": inputs.rounding, "has_measured_mask": int(inputs.measured is not None)},
+        attrs=attrs,
     )
+    return {"observed_data": observed, "constant_data": constant}
+
+
+def _split_old_observed(observed: xr.Dataset) -> dict[str, xr.Dataset]:
+    """Files written before the full DataTree kept the constants in ``observed_data``."""
+    constant = observed[["measured", "script", "family"]]
+    return {"observed_data": observed[["bts"]].drop_vars("language", errors="ignore"), "constant_data": constant}
 
 
 def _posterior_dataset(raw: xr.Dataset, config: TransferConfig) -> xr.Dataset:
@@ -346,6 +385,9 @@ def _posterior_dataset(raw: xr.Dataset, config: TransferConfig) -> xr.Dataset:
     if config.family_effects:
         keep += ["family_effect", "family_sd"]
     return raw[keep]
+
+
+_PAIR_EFFECT_INPUTS = (*LATENT_PARAMETERS, "symmetric_sd", "asymmetric_sd", "noise_sd")
 
 
 def _with_pair_effects(posterior: xr.Dataset, data: TransferData, seed: int) -> xr.Dataset:
@@ -360,15 +402,15 @@ def _with_pair_effects(posterior: xr.Dataset, data: TransferData, seed: int) -> 
         values = np.asarray(posterior[name].values, dtype=float)
         return values.reshape(chains * draws, *values.shape[2:])
 
-    names = ("intercept", "beta_script", "beta_family", "symmetric_sd", "asymmetric_sd", "target_effect", "source_effect", "noise_sd")
-    symmetric, asymmetric = sample_pair_effects(data, {name: flat(name) for name in names}, np.random.default_rng(seed))
+    params = {name: flat(name) for name in _PAIR_EFFECT_INPUTS}
+    symmetric, asymmetric = sample_pair_effects(data, params, np.random.default_rng(seed))
     pair_coords = {
         "pair": np.arange(data.pair_first.size),
         "pair_first": ("pair", np.asarray(data.languages)[data.pair_first]),
         "pair_second": ("pair", np.asarray(data.languages)[data.pair_second]),
     }
     out = posterior.copy()
-    for name, values in (("symmetric", symmetric), ("asymmetric", asymmetric)):
+    for name, values in zip(PAIR_PARAMETERS, (symmetric, asymmetric), strict=True):
         out[name] = xr.DataArray(
             values.reshape(chains, draws, -1),
             dims=("chain", "draw", "pair"),
@@ -390,6 +432,12 @@ def _data_from_observed(observed: xr.Dataset) -> TransferData:
     )
 
 
+def _interval(draws: np.ndarray, ci: float) -> dict[str, Any]:
+    """Median, sd and equal-tailed ``ci`` interval of draws along axis 0."""
+    lower, median, upper = np.quantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2], axis=0)
+    return {"median": median, "sd": draws.std(axis=0, ddof=1), "lower": lower, "upper": upper}
+
+
 # --------------------------------------------------------------------------------------
 # The fitted object
 # --------------------------------------------------------------------------------------
@@ -398,6 +446,21 @@ def _data_from_observed(observed: xr.Dataset) -> TransferData:
 class TransferFit:
     """A fitted transfer model: its posterior, the data it saw, and the queries users ask.
 
+    Parameters
+    ----------
+    datatree
+        An ArviZ DataTree with at least ``posterior`` and ``observed_data`` (the matrix
+        ``bts``) and ``constant_data`` (``measured``, ``script``, ``family``); optionally
+        ``sample_stats`` and ``log_likelihood``. An ``observed_data`` group that holds the
+        constants too (files written before the full DataTree) is accepted. The pair effects
+        are drawn (with ``meta["pair_effect_seed"]``) when the posterior lacks them.
+    config
+        The :class:`TransferConfig` used.
+    diagnostics
+        :class:`bayes_atlas.inference.Diagnostics` of the fit.
+    meta
+        Creation date, tuning steps, seeds, and where the fit came from.
+
     Attributes
     ----------
     posterior
@@ -405,68 +468,127 @@ class TransferFit:
         effects), ``pair`` (the symmetric and asymmetric pair effects, with ``pair_first`` /
         ``pair_second`` coordinates), ``effect`` and ``noise_group``.
     observed
-        The fitted matrix (``bts``, ``measured``) and the ``script`` / ``family`` of each language.
-    config
-        The :class:`TransferConfig` used.
-    diagnostics
-        :class:`bayes_atlas.inference.Diagnostics` of the fit.
-    meta
-        Creation date, tuning steps, seed, and where the fit came from.
+        The fitted matrix (``bts``, ``measured``) and the ``script`` / ``family`` of each
+        language, in one Dataset (``observed_data`` and ``constant_data`` merged).
+    config, diagnostics, meta
+        As given.
     """
 
     def __init__(
         self,
-        posterior: xr.Dataset,
-        observed: xr.Dataset,
+        datatree: xr.DataTree,
         config: TransferConfig,
         diagnostics: Diagnostics,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        self.posterior = posterior
-        self.observed = observed
+        groups = {str(name): node.to_dataset() for name, node in datatree.children.items()}
+        missing = {"posterior", "observed_data"} - set(groups)
+        if missing:
+            raise PosteriorFileError(f"a transfer fit needs the groups {sorted(missing)}; refit and save again")
+        if "constant_data" not in groups:
+            groups.update(_split_old_observed(groups["observed_data"]))
         self.config = config
         self.diagnostics = diagnostics
         self.meta = dict(meta or {})
-        self.languages: tuple[str, ...] = tuple(str(c) for c in observed.language.values)
+        self.observed = xr.merge([groups["observed_data"], groups["constant_data"]], combine_attrs="override")
+        self.observed.attrs = {**groups["constant_data"].attrs, **groups["observed_data"].attrs}
+        self._data = _data_from_observed(self.observed)
+        posterior = groups.pop("posterior")
+        if not set(PAIR_PARAMETERS) <= set(posterior.data_vars):
+            if "pair_effect_seed" not in self.meta:
+                raise PosteriorFileError("the posterior has no pair effects and no seed to draw them; refit and save again")
+            posterior = _with_pair_effects(posterior, self._data, int(self.meta["pair_effect_seed"]))
+        self.posterior = posterior
+        self._groups = groups
+        self.languages: tuple[str, ...] = tuple(str(c) for c in self.observed.language.values)
         self._position = {code: i for i, code in enumerate(self.languages)}
-        codes = np.asarray(self.languages)
-        self._scripts = np.asarray(observed.script.values, dtype=object)
-        self._families = np.asarray(observed.family.values, dtype=object)
-        first, _, self._pair_index, self._pair_sign = pair_indices(len(codes))
+        self._scripts = np.asarray(self.observed.script.values, dtype=object)
+        self._families = np.asarray(self.observed.family.values, dtype=object)
         stored_first = np.asarray(posterior["pair_first"].values, dtype=str)
-        if not np.array_equal(stored_first, codes[first]):
+        if not np.array_equal(stored_first, np.asarray(self.languages)[self._data.pair_first]):
             raise PosteriorFileError("pair order of the posterior does not match its languages")
 
-    # -- draws --------------------------------------------------------------------------
+    # -- the ArviZ view and the draws ---------------------------------------------------
+
+    @property
+    def datatree(self) -> xr.DataTree:
+        """The fit as an ArviZ DataTree.
+
+        Groups: ``posterior`` (pair effects included), ``observed_data`` (the matrix),
+        ``constant_data`` (noise group, script and family), and for a fresh fit or a file
+        saved without ``compact``: ``sample_stats`` (``diverging``, ``tree_depth``,
+        ``energy``, ...) and ``log_likelihood`` (``bts``: one entry per likelihood unit, see
+        :func:`bayes_atlas.models.transfer.likelihood_units`, so ``az.loo`` is
+        leave-one-pair-out). Works with ``az.summary``, ``az.plot_trace``, ``az.loo``.
+
+        Examples
+        --------
+        >>> import arviz as az  # doctest: +SKIP
+        >>> az.summary(load_default().datatree, var_names=["beta_script"])  # doctest: +SKIP
+        """
+        return xr.DataTree.from_dict({"posterior": self.posterior, **self._groups})
 
     @property
     def n_draws(self) -> int:
         """Total posterior draws (chains x draws)."""
         return int(self.posterior.sizes["chain"] * self.posterior.sizes["draw"])
 
-    def _flat(self, name: str) -> np.ndarray:
+    def draws(self, name: str) -> np.ndarray:
+        """Posterior draws of ``name``, chains stacked: shape ``(n_draws, *variable dims)``.
+
+        Parameters
+        ----------
+        name
+            A posterior variable (``intercept``, ``target_effect``, ``symmetric``, ...).
+
+        Raises
+        ------
+        ValueError
+            If the posterior has no such variable.
+
+        Examples
+        --------
+        >>> load_default().draws("target_effect").shape
+        (4000, 38)
+        """
+        if name not in self.posterior.data_vars:
+            raise ValueError(f"the transfer posterior has no {name!r}; it has {sorted(self.posterior.data_vars)}")
         values = self.posterior[name].values
         return values.reshape(self.n_draws, *values.shape[2:])
+
+    def _params(self, names: tuple[str, ...] = (*LATENT_PARAMETERS, *PAIR_PARAMETERS)) -> dict[str, np.ndarray]:
+        return {name: self.draws(name) for name in names}
 
     def _unstack(self, values: np.ndarray) -> np.ndarray:
         return values.reshape(self.posterior.sizes["chain"], self.posterior.sizes["draw"], *values.shape[1:])
 
-    def _latent_cells(self, target_pos: np.ndarray, source_pos: np.ndarray) -> np.ndarray:
-        """Latent BTS draws for fitted cells; shape ``(draws, *target_pos.shape)``."""
-        pair = self._pair_index[target_pos, source_pos]
-        sign = self._pair_sign[target_pos, source_pos]
-        same_script = (self._scripts[target_pos] == self._scripts[source_pos]).astype(float)
-        same_family = (self._families[target_pos] == self._families[source_pos]).astype(float)
-        value = (
-            self._flat("intercept")[:, None]
-            + self._flat("target_effect")[:, target_pos.ravel()]
-            + self._flat("source_effect")[:, source_pos.ravel()]
-            + self._flat("beta_script")[:, None] * same_script.ravel()
-            + self._flat("beta_family")[:, None] * same_family.ravel()
-            + self._flat("symmetric")[:, pair.ravel()]
-            + sign.ravel() * self._flat("asymmetric")[:, pair.ravel()]
+    def _log_likelihood(self) -> xr.Dataset:
+        """The ``log_likelihood`` group: per likelihood unit and draw (see :func:`log_likelihood`)."""
+        params = self._params((*LATENT_PARAMETERS, "symmetric_sd", "asymmetric_sd", "noise_sd"))
+        values = log_likelihood(self._data, params)
+        target, source, n_cells = likelihood_units(self._data)
+        codes = np.asarray(self.languages)
+        return xr.Dataset(
+            {"bts": ((*SAMPLE_DIMS, "unit"), self._unstack(values))},
+            coords={
+                "chain": self.posterior.chain.values,
+                "draw": self.posterior.draw.values,
+                "unit": np.arange(target.size),
+                "unit_target": ("unit", codes[target]),
+                "unit_source": ("unit", codes[source]),
+                "unit_cells": ("unit", n_cells),
+            },
+            attrs={"note": "pair effects integrated out; a unit is a pair with both cells observed or one cell"},
         )
-        value = np.where(target_pos.ravel() == source_pos.ravel(), np.nan, value)
+
+    def _latent_cells(self, target_pos: np.ndarray, source_pos: np.ndarray) -> np.ndarray:
+        """Latent BTS draws for fitted cells; shape ``(draws, *target_pos.shape)``, NaN on the diagonal."""
+        t, s = np.ravel(target_pos), np.ravel(source_pos)
+        d = self._data
+        value = latent_bts(
+            self._params(), t, s, d.same_script[t, s], d.same_family[t, s], d.pair_index[t, s], d.pair_sign[t, s]
+        )
+        value = np.where(t == s, np.nan, value)
         return value.reshape(self.n_draws, *np.shape(target_pos))
 
     def bts(self) -> xr.DataArray:
@@ -495,6 +617,24 @@ class TransferFit:
             attrs={"long_name": long_name},
         )
 
+    def observed_matrix(self) -> xr.DataArray:
+        """The fitted matrix with the coordinates of :func:`bayes_atlas.datasets.transfer_matrix`.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``(target, source)``; coords ``measured``, ``target_script``,
+            ``source_script``, ``target_family``, ``source_family``.
+        """
+        observed = self.observed
+        return observed["bts"].assign_coords(
+            measured=observed["measured"],
+            target_script=("target", observed["script"].values),
+            source_script=("source", observed["script"].values),
+            target_family=("target", observed["family"].values),
+            source_family=("source", observed["family"].values),
+        )
+
     def predict_matrix(self, *, noise: bool = True, random_seed: int | None = None) -> xr.DataArray:
         """Posterior predictive draws of every cell of the matrix.
 
@@ -519,7 +659,7 @@ class TransferFit:
         group = np.where(self.observed["measured"].values, 0, 1)
         if not self.observed.attrs.get("has_measured_mask", 1):
             group = np.zeros_like(group)
-        scale = self._flat("noise_sd")[:, group]
+        scale = self.draws("noise_sd")[:, group]
         noisy = latent.values.reshape(self.n_draws, *group.shape) + scale * rng.standard_normal(scale.shape)
         return self._matrix_array(noisy, "bts_predictive", "posterior predictive BTS(source -> target)")
 
@@ -531,7 +671,7 @@ class TransferFit:
         return normalize_code(code)
 
     def helpers(
-        self, target: str, k: int = 5, *, ci: float = 0.9, top: int | None = None, random_seed: int | None = 0
+        self, target: str, k: int = 5, *, ci: float = defaults.CI, top: int | None = None, random_seed: int | None = defaults.SEED
     ) -> pd.DataFrame:
         """Source languages ranked for ``target`` by posterior mean BTS.
 
@@ -554,9 +694,11 @@ class TransferFit:
         Returns
         -------
         pandas.DataFrame
-            Index ``source`` (best first); columns ``name``, ``bts_mean``, ``bts_lower``,
-            ``bts_upper``, ``p_helps`` = P(BTS > 0), ``p_topk``, ``published`` (the fitted
-            value, NaN where the cell was missing), ``measured``.
+            Index ``source`` (best first); columns ``name``, ``bts_mean``, ``bts_median``,
+            ``bts_lower``, ``bts_upper``, ``p_helps`` = P(BTS > 0), ``p_topk``,
+            ``published`` (the fitted value, NaN where the cell was missing), ``measured``.
+            The ranking is by the mean (the expected transfer); ``bts_median`` is the centre
+            reported beside the interval.
 
         Raises
         ------
@@ -586,7 +728,7 @@ class TransferFit:
         order = np.argsort(-draws, axis=1, kind="stable")
         top_k = np.zeros_like(draws, dtype=bool)
         np.put_along_axis(top_k, order[:, : int(k)], True, axis=1)
-        lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+        lower, median, upper = np.quantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2], axis=0)
         from bayes_atlas.languages import languages as language_table
 
         source_codes = [self.languages[i] for i in sources]
@@ -598,6 +740,7 @@ class TransferFit:
             {
                 "name": names,
                 "bts_mean": draws.mean(axis=0),
+                "bts_median": median,
                 "bts_lower": lower,
                 "bts_upper": upper,
                 "p_helps": (draws > 0).mean(axis=0),
@@ -619,7 +762,7 @@ class TransferFit:
         noise: bool = False,
         script: str | None = None,
         family: str | None = None,
-        random_seed: int | None = 0,
+        random_seed: int | None = defaults.SEED,
     ) -> xr.DataArray:
         """Posterior draws of BTS(source -> target) for any pair of languages.
 
@@ -677,21 +820,19 @@ class TransferFit:
                         family or info["family"] or f"unknown:{code}",
                     )
             effects = {code: self._effect_draws(code, meta[code][1], rng) for code in (source_code, target_code)}
-            same_script = float(meta[source_code][0] == meta[target_code][0])
-            same_family = float(meta[source_code][1] == meta[target_code][1])
-            symmetric = self._flat("symmetric_sd") * rng.standard_normal(n)
-            asymmetric = self._flat("asymmetric_sd") * rng.standard_normal(n)
-            values = (
-                self._flat("intercept")
-                + effects[target_code][:, 0]
-                + effects[source_code][:, 1]
-                + self._flat("beta_script") * same_script
-                + self._flat("beta_family") * same_family
-                + symmetric
-                + asymmetric
-            )
+            # One cell, the pair's languages as a two-language system (target 0, source 1)
+            # with a pair effect drawn from the population (its sign is immaterial).
+            params = self._params(("intercept", "beta_script", "beta_family"))
+            params["target_effect"] = effects[target_code][:, [0]]
+            params["source_effect"] = effects[source_code][:, [1]]
+            params["symmetric"] = (self.draws("symmetric_sd") * rng.standard_normal(n))[:, None]
+            params["asymmetric"] = (self.draws("asymmetric_sd") * rng.standard_normal(n))[:, None]
+            same_script = np.array([float(meta[source_code][0] == meta[target_code][0])])
+            same_family = np.array([float(meta[source_code][1] == meta[target_code][1])])
+            zero = np.array([0])
+            values = latent_bts(params, zero, zero, same_script, same_family, zero, np.ones(1))[:, 0]
         if noise:
-            values = values + self._flat("noise_sd")[:, -1] * rng.standard_normal(n)
+            values = values + self.draws("noise_sd")[:, -1] * rng.standard_normal(n)
         return xr.DataArray(
             self._unstack(values),
             dims=SAMPLE_DIMS,
@@ -715,29 +856,29 @@ class TransferFit:
         info = language_info(code)
         script = info["script"] or f"unknown:{code}"
         family = info["family"] or f"unknown:{code}"
-        target_effect = self._effect_draws(code, family, rng)[:, 0]
         n_sources = len(self.languages)
-        same_script = (self._scripts == script).astype(float)
-        same_family = (self._families == family).astype(float)
-        pair = self._flat("symmetric_sd")[:, None] * rng.standard_normal((self.n_draws, n_sources)) + self._flat(
-            "asymmetric_sd"
-        )[:, None] * rng.standard_normal((self.n_draws, n_sources))
-        return (
-            self._flat("intercept")[:, None]
-            + target_effect[:, None]
-            + self._flat("source_effect")
-            + self._flat("beta_script")[:, None] * same_script
-            + self._flat("beta_family")[:, None] * same_family
-            + pair
+        params = self._params(("intercept", "beta_script", "beta_family", "source_effect"))
+        params["target_effect"] = self._effect_draws(code, family, rng)[:, [0]]
+        params["symmetric"] = self.draws("symmetric_sd")[:, None] * rng.standard_normal((self.n_draws, n_sources))
+        params["asymmetric"] = self.draws("asymmetric_sd")[:, None] * rng.standard_normal((self.n_draws, n_sources))
+        sources = np.arange(n_sources)
+        return latent_bts(
+            params,
+            np.zeros(n_sources, dtype=np.int64),
+            sources,
+            (self._scripts == script).astype(float),
+            (self._families == family).astype(float),
+            sources,
+            np.ones(n_sources),
         )
 
     def _effect_draws(self, code: str, family: str, rng: np.random.Generator) -> np.ndarray:
         """(draws, 2) target and source effects of a language: posterior if fitted, else population."""
         if code in self._position:
             i = self._position[code]
-            return np.column_stack([self._flat("target_effect")[:, i], self._flat("source_effect")[:, i]])
-        sd = self._flat("language_sd")
-        corr = self._flat("language_corr")
+            return np.column_stack([self.draws("target_effect")[:, i], self.draws("source_effect")[:, i]])
+        sd = self.draws("language_sd")
+        corr = self.draws("language_corr")
         z = rng.standard_normal((self.n_draws, 2))
         target = sd[:, 0] * z[:, 0]
         source = sd[:, 1] * (corr * z[:, 0] + np.sqrt(1 - corr**2) * z[:, 1])
@@ -745,9 +886,9 @@ class TransferFit:
         if self.config.family_effects:
             families = list(self.posterior["family"].values)
             if family in families:
-                effects += self._flat("family_effect")[:, families.index(family), :]
+                effects += self.draws("family_effect")[:, families.index(family), :]
             else:
-                effects += self._flat("family_sd") * rng.standard_normal((self.n_draws, 2))
+                effects += self.draws("family_sd") * rng.standard_normal((self.n_draws, 2))
         return effects
 
     def tau(self, target: str | None = None, source: str | None = None) -> xr.DataArray:
@@ -762,6 +903,11 @@ class TransferFit:
         -------
         xarray.DataArray
             Dims ``(chain, draw, target, source)`` minus the selected ones; NaN diagonal.
+
+        Raises
+        ------
+        ValueError
+            For a language outside the fit, or a draw with BTS >= 2.
         """
         bts = self.bts()
         selection = {}
@@ -779,33 +925,44 @@ class TransferFit:
         tau.attrs = {"long_name": "ATLAS transfer weight tau = BTS / (2 - BTS)"}
         return tau
 
-    def script_family_posterior(self, ci: float = 0.9) -> pd.DataFrame:
+    def script_family_posterior(self, ci: float = defaults.CI) -> pd.DataFrame:
         """Posterior of the same-script and same-family coefficients.
+
+        Parameters
+        ----------
+        ci
+            Credible mass of the equal-tailed interval.
 
         Returns
         -------
         pandas.DataFrame
-            Index ``term`` (``same_script``, ``same_family``); columns ``mean``, ``sd``,
+            Index ``term`` (``same_script``, ``same_family``); columns ``median``, ``sd``,
             ``lower``, ``upper`` (equal-tailed ``ci``) and ``p_positive``.
         """
         _check_ci(ci)
         rows = {}
         for term, name in (("same_script", "beta_script"), ("same_family", "beta_family")):
-            draws = self._flat(name)
-            lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2])
-            rows[term] = {
-                "mean": draws.mean(),
-                "sd": draws.std(ddof=1),
-                "lower": lower,
-                "upper": upper,
-                "p_positive": (draws > 0).mean(),
-            }
-        table = pd.DataFrame(rows).T.rename_axis("term")
+            draws = self.draws(name)
+            rows[term] = {**_interval(draws, ci), "p_positive": (draws > 0).mean()}
+        table = pd.DataFrame(rows).T.rename_axis("term").astype(float)
         table.attrs["ci"] = ci
         return table
 
-    def summary(self, ci: float = 0.9) -> pd.DataFrame:
-        """Mean, sd and equal-tailed interval of the scalar and per-effect hyperparameters."""
+    def summary(self, ci: float = defaults.CI) -> pd.DataFrame:
+        """Posterior median, sd and equal-tailed interval of the hyperparameters.
+
+        Parameters
+        ----------
+        ci
+            Credible mass of the equal-tailed interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per scalar (``intercept``, ``beta_script``, ...) and per element of
+            ``language_sd`` / ``noise_sd`` (``language_sd[target]``, ...); columns
+            ``median``, ``sd``, ``lower``, ``upper``.
+        """
         _check_ci(ci)
         rows = {}
         for name in [*_SAVED_SCALARS, "language_sd", "noise_sd"]:
@@ -813,68 +970,113 @@ class TransferFit:
                 continue
             variable = self.posterior[name]
             extra_dims = [d for d in variable.dims if d not in SAMPLE_DIMS]
-            flat = self._flat(name)
             labels = [""] if not extra_dims else [f"[{v}]" for v in variable[extra_dims[0]].values]
-            flat = flat.reshape(self.n_draws, -1)
+            flat = self.draws(name).reshape(self.n_draws, -1)
             for j, label in enumerate(labels):
-                draws = flat[:, j]
-                lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2])
-                rows[name + label] = {"mean": draws.mean(), "sd": draws.std(ddof=1), "lower": lower, "upper": upper}
-        return pd.DataFrame(rows).T
+                rows[name + label] = _interval(flat[:, j], ci)
+        table = pd.DataFrame(rows).T.astype(float)
+        table.attrs["ci"] = ci
+        return table
 
     # -- persistence --------------------------------------------------------------------
 
-    def save(self, path: str | Path, *, max_draws: int | None = None, float32: bool = False) -> Path:
+    def save(
+        self, path: str | Path, *, compact: bool = False, max_draws: int | None = None, float32: bool = False
+    ) -> Path:
         """Write the fit to a netCDF file (atomically), with config, data hash and version.
 
         Parameters
         ----------
         path
             Target file (``.nc``).
+        compact
+            Keep the posterior only (with the matrix it was fitted to, ``observed_data`` and
+            ``constant_data``, without which it cannot be used): no ``sample_stats`` or
+            ``log_likelihood``. By default the whole DataTree is stored, so ``az.loo`` and
+            trace/energy plots work on the loaded file.
         max_draws
-            Keep at most this many draws in total, evenly thinned per chain; the diagnostics
-            stored are those of the full fit. The pair effects are not stored: they are
-            redrawn on load from their exact conditional with the fit's seed.
+            Keep at most this many draws in total, evenly thinned per chain (every group);
+            the diagnostics stored are those of the full fit. The pair effects are not
+            stored: they are redrawn on load from their exact conditional with the fit's seed.
         float32
             Store draws in single precision (halves the file; ample for BTS at 0.1 rounding).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
         """
-        posterior = self.posterior.drop_vars(["symmetric", "asymmetric", "pair_first", "pair_second", "pair"], errors="ignore")
-        posterior = compact_posterior(posterior, max_draws=max_draws, float32=float32)
-        tree = xr.DataTree.from_dict({"posterior": posterior, "observed_data": self.observed})
+        posterior = self.posterior.drop_vars([*PAIR_PARAMETERS, "pair_first", "pair_second", "pair"], errors="ignore")
+        groups = {"posterior": posterior, **{name: self._groups[name] for name in DATA_GROUPS}}
+        if not compact:
+            groups.update({name: self._groups[name] for name in SAMPLER_GROUPS if name in self._groups})
+        tree = xr.DataTree.from_dict(
+            {
+                name: compact_posterior(group, max_draws=max_draws, float32=float32) if "chain" in group.dims else group
+                for name, group in groups.items()
+            }
+        )
         attrs = {
             "config": self.config.to_dict(),
             "diagnostics": self.diagnostics.to_dict(),
             "data_hash": self.data_hash(),
-            "meta": self.meta,
+            "meta": {k: v for k, v in self.meta.items() if k not in ("source_file", "bayes_atlas_version")},
         }
         return write_posterior(tree, path, model=MODEL_NAME, attrs=attrs)
 
     @classmethod
     def load(cls, path: str | Path) -> TransferFit:
-        """Read a fit written by :meth:`save`.
+        """Read a fit written by :meth:`save` (any version of the format: whole DataTree,
+        ``compact``, or the posterior-and-matrix files written before the DataTree).
+
+        Parameters
+        ----------
+        path
+            The netCDF file.
+
+        Returns
+        -------
+        TransferFit
 
         Raises
         ------
-        bayes_atlas.inference.PosteriorFileError
+        bayes_atlas.errors.PosteriorFileError
             If the file is not a transfer posterior of a compatible format, or its data hash
             does not match the data it holds.
         """
         tree = read_posterior(path, model=MODEL_NAME)
-        posterior = tree["posterior"].to_dataset()
-        observed = tree["observed_data"].to_dataset()
+        return cls.from_datatree(tree, source=str(path))
+
+    @classmethod
+    def from_datatree(cls, tree: xr.DataTree, *, source: str = "posterior") -> TransferFit:
+        """Rebuild a fit from a DataTree read by :func:`bayes_atlas.inference.read_posterior`.
+
+        Parameters
+        ----------
+        tree
+            The tree with the attributes written by :meth:`save`.
+        source
+            Where it came from, for messages and ``meta["source_file"]``.
+
+        Returns
+        -------
+        TransferFit
+        """
         try:
             config = TransferConfig.from_dict(json_attr(tree, "config"))
         except (TypeError, ValueError) as error:
-            raise PosteriorFileError(f"{path}: incompatible transfer model config ({error}); refit and save again") from error
+            raise PosteriorFileError(f"{source}: incompatible transfer model config ({error}); refit and save again") from error
         diagnostics = Diagnostics.from_dict(json_attr(tree, "diagnostics"))
         meta = json_attr(tree, "meta")
-        meta["source_file"] = str(path)
+        meta["source_file"] = source
         meta["bayes_atlas_version"] = tree.attrs.get("bayes_atlas_version")
-        posterior = as_float64(posterior)
-        posterior = _with_pair_effects(posterior, _data_from_observed(observed), int(meta["pair_effect_seed"]))
-        fit = cls(posterior, observed, config, diagnostics, meta)
+        groups = {
+            str(name): as_float64(node.to_dataset()) if str(name) in ("posterior", *SAMPLER_GROUPS) else node.to_dataset()
+            for name, node in tree.children.items()
+        }
+        fit = cls(xr.DataTree.from_dict(groups), config, diagnostics, meta)
         if fit.data_hash() != tree.attrs.get("data_hash"):
-            raise PosteriorFileError(f"{path}: the stored data hash does not match the stored matrix; the file is corrupt")
+            raise PosteriorFileError(f"{source}: the stored data hash does not match the stored matrix; the file is corrupt")
         return fit
 
     def data_hash(self) -> str:
@@ -902,82 +1104,102 @@ def _check_ci(ci: float) -> None:
         raise ValueError(f"ci must be in (0, 1), got {ci!r}")
 
 
+#: The command that regenerates the shipped posterior and its model card.
+SHIP_COMMAND = "bayes-atlas fit-transfer --out models/transfer.nc --card models/transfer.md --seed 20261128 --force"
+
+
 def load_default() -> TransferFit:
     """The shipped posterior of the published 38 x 38 matrix (``models/transfer.nc``).
 
     Fitted with the default :class:`TransferModel`; its model card is ``models/transfer.md``.
+
+    Returns
+    -------
+    TransferFit
+
+    Raises
+    ------
+    bayes_atlas.errors.PosteriorFileError
+        If the file is missing (the message gives the command that regenerates it).
     """
     from bayes_atlas._paths import models_dir
 
     path = models_dir() / DEFAULT_FILE
     if not path.is_file():
-        raise PosteriorFileError(
-            f"the shipped transfer posterior is missing ({path}); regenerate it with "
-            "`python -m bayes_atlas.transfer --ship`"
-        )
+        raise PosteriorFileError(f"the shipped transfer posterior is missing ({path}); regenerate it with `{SHIP_COMMAND}`")
     return TransferFit.load(path)
 
 
 def script_family_tests(
-    fit: TransferFit | None = None, *, matrix: xr.DataArray | None = None, n_permutations: int = 2000, seed: int = 0, ci: float = 0.95
+    fit: TransferFit | None = None,
+    *,
+    matrix: xr.DataArray | None = None,
+    n_permutations: int = 2000,
+    seed: int = defaults.SEED,
+    ci: float = 0.95,
 ) -> pd.DataFrame:
-    """Same-script and same-family effects: frequentist tests and the Bayesian posterior side by side.
+    """Deprecated alias: ``bayes_atlas.transfer_stats.script_family_tests(matrix, fit=fit).comparison()``.
+
+    Kept for the command line's ``figures``; use
+    :func:`bayes_atlas.transfer_stats.script_family_tests` (one function for the frequentist
+    tests and the Bayesian posterior side by side).
 
     Parameters
     ----------
     fit
         A :class:`TransferFit` (default: :func:`load_default`).
-    matrix
-        Matrix for the frequentist tests (default: the one the fit holds).
-    n_permutations, seed
-        Permutation test settings (:func:`bayes_atlas.transfer_stats.script_family_tests`).
-    ci
-        Interval mass for the Bayesian rows (0.95 to line up with the OLS intervals).
+    matrix, n_permutations, seed, ci
+        As for :func:`bayes_atlas.transfer_stats.script_family_tests`.
 
     Returns
     -------
     pandas.DataFrame
-        Index (method, term); columns ``estimate``, ``lower``, ``upper``, ``p_value`` (for the
-        Bayesian rows: the two-sided tail probability ``2 min(P(b > 0), P(b < 0))``).
+        :meth:`bayes_atlas.transfer_stats.ScriptFamilyTests.comparison`.
     """
     from bayes_atlas import transfer_stats
 
-    fit = fit or load_default()
-    if matrix is None:
-        matrix = fit.observed["bts"].assign_coords(
-            measured=fit.observed["measured"],
-            target_script=("target", fit.observed["script"].values),
-            source_script=("source", fit.observed["script"].values),
-            target_family=("target", fit.observed["family"].values),
-            source_family=("source", fit.observed["family"].values),
-        )
-    tests = transfer_stats.script_family_tests(matrix, n_permutations=n_permutations, seed=seed)
-    rows = []
-    for (model, term), row in tests.ols.iterrows():
-        rows.append((f"ols_{model}", term, row["coef"], row["ci_lower"], row["ci_upper"], row["p_value"]))
-    for term, row in tests.permutation.iterrows():
-        rows.append(("permutation_fixed_effects", term, row["coef"], np.nan, np.nan, row["p_value"]))
-    bayes = fit.script_family_posterior(ci=ci)
-    for term, row in bayes.iterrows():
-        p_two_sided = 2 * min(row["p_positive"], 1 - row["p_positive"])
-        rows.append(("bayesian_transfer_model", term, row["mean"], row["lower"], row["upper"], p_two_sided))
-    table = pd.DataFrame(rows, columns=["method", "term", "estimate", "lower", "upper", "p_value"])
-    table = table.set_index(["method", "term"])
-    table.attrs["group_means"] = tests.group_means
-    table.attrs["n_draws"] = fit.n_draws
-    return table
+    warnings.warn(
+        "bayes_atlas.transfer.script_family_tests is deprecated; use "
+        "bayes_atlas.transfer_stats.script_family_tests(fit=fit).comparison()",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    result = transfer_stats.script_family_tests(
+        matrix, fit=fit or load_default(), n_permutations=n_permutations, seed=seed, ci=ci
+    )
+    return result.comparison()
 
 
 def model_card(
     fit: TransferFit, *, title: str = "Transfer model posterior", data_note: str = "", command: str | None = None
 ) -> str:
-    """Markdown model card of a fit: data, config, diagnostics, headline results, how to regenerate."""
+    """Markdown model card of a transfer fit: data, config, diagnostics, headline results, how to regenerate.
+
+    The one card writer for transfer fits (law fits have :func:`bayes_atlas.scaling.model_card`).
+
+    Parameters
+    ----------
+    fit
+        The fit.
+    title
+        First heading.
+    data_note
+        A line on where the matrix came from.
+    command
+        The command that regenerated the fit (default: the shipped posterior's, with the fit's seed).
+
+    Returns
+    -------
+    str
+        Markdown text.
+    """
     d = fit.diagnostics
     observed = fit.observed
+    ci = defaults.CI
     n_obs = int(np.isfinite(observed["bts"].values).sum() - np.isfinite(np.diag(observed["bts"].values)).sum())
     n_measured = int((observed["measured"].values & np.isfinite(observed["bts"].values)).sum())
-    summary = fit.summary(ci=0.9)
-    coefficients = fit.script_family_posterior(ci=0.9)
+    summary = fit.summary(ci=ci)
+    coefficients = fit.script_family_posterior(ci=ci)
 
     def table(frame: pd.DataFrame) -> str:
         header = "| | " + " | ".join(frame.columns) + " |"
@@ -1006,7 +1228,7 @@ def model_card(
         "+ beta_script * same_script + beta_family * same_family + symmetric pair effect "
         "+/- asymmetric pair effect + noise (one scale per noise group, floor = rounding / sqrt(12)). "
         "The pair effects are integrated out while sampling and redrawn from their exact conditional "
-        "(seed stored in the file). See `bayes_atlas/models/transfer.py`.",
+        "(seed stored in the file). The latent formula is `bayes_atlas.models.transfer.latent_bts`.",
         "",
         "Config: `" + str(fit.config.to_dict()) + "`",
         "",
@@ -1022,11 +1244,11 @@ def model_card(
         f"- draws at the maximum tree depth ({d.max_tree_depth}): {d.tree_depth_hits}",
         f"- meets the project's bar (r_hat <= 1.01, no divergences, ESS >= 400): {'yes' if d.converged else 'NO'}",
         "",
-        "## Hyperparameters (posterior mean, sd, 90% equal-tailed interval)",
+        f"## Hyperparameters (posterior median, sd, {ci:.0%} equal-tailed interval)",
         "",
         table(summary),
         "",
-        "## Same-script and same-family coefficients (90% interval)",
+        f"## Same-script and same-family coefficients ({ci:.0%} interval)",
         "",
         table(coefficients),
         "",
@@ -1058,16 +1280,26 @@ def simulate_matrix(
     asymmetric_sd: float = 0.07,
     noise_sd: float = 0.05,
     rounding: float = 0.1,
-    seed: int = 0,
+    seed: int = defaults.SEED,
 ) -> tuple[xr.DataArray, dict[str, Any]]:
     """Draw a transfer matrix from the model with known parameters (for recovery checks).
 
-    The defaults are close to the posterior of the published matrix.
+    The defaults are close to the posterior of the published matrix. The noise-free matrix
+    is :func:`bayes_atlas.models.transfer.latent_bts` of the drawn effects, the formula the
+    model fits.
 
     Parameters
     ----------
     languages
         Table indexed by code with ``script`` and ``family`` columns.
+    intercept, beta_script, beta_family
+        Fixed effects.
+    language_sd, language_corr
+        Spread of the (target, source) effects of a language and their correlation.
+    symmetric_sd, asymmetric_sd
+        Spread of the symmetric and asymmetric pair effects.
+    noise_sd
+        Observation noise.
     rounding
         Round the simulated values to this step (0 keeps them exact).
     seed
@@ -1076,9 +1308,12 @@ def simulate_matrix(
     Returns
     -------
     (matrix, truth)
-        The matrix (dims ``target``, ``source``, NaN diagonal, coords as
-        :func:`bayes_atlas.datasets.transfer_matrix` minus ``measured``) and the true values:
-        ``target_effect``, ``source_effect``, ``latent`` (the noise-free matrix) and the scalars.
+        The matrix (dims ``target``, ``source``, NaN diagonal, values capped at 1.9, coords
+        as :func:`bayes_atlas.datasets.transfer_matrix` minus ``measured``) and the true
+        values: the scalars, ``target_effect``, ``source_effect``, ``symmetric`` and
+        ``asymmetric`` (per unordered pair, in ``numpy.triu_indices(n, 1)`` order: cell
+        ``(a, b)`` with ``a < b`` gets ``symmetric + asymmetric``, cell ``(b, a)``
+        ``symmetric - asymmetric``) and ``latent`` (the noise-free matrix).
 
     Examples
     --------
@@ -1087,6 +1322,8 @@ def simulate_matrix(
     >>> matrix.shape
     (5, 5)
     """
+    from bayes_atlas.models.transfer import pair_indices
+
     rng = np.random.default_rng(seed)
     codes = [str(c) for c in languages.index]
     n = len(codes)
@@ -1099,20 +1336,28 @@ def simulate_matrix(
         ]
     )
     effects = rng.multivariate_normal(np.zeros(2), cov, size=n)
-    first, second = np.triu_indices(n, k=1)
+    first, _, pair_index, pair_sign = pair_indices(n)
     symmetric = symmetric_sd * rng.standard_normal(first.size)
     asymmetric = asymmetric_sd * rng.standard_normal(first.size)
-    pair = np.zeros((n, n))
-    pair[first, second] = symmetric + asymmetric
-    pair[second, first] = symmetric - asymmetric
-    latent = (
-        intercept
-        + effects[:, 0][:, None]
-        + effects[:, 1][None, :]
-        + beta_script * (scripts[:, None] == scripts[None, :])
-        + beta_family * (families[:, None] == families[None, :])
-        + pair
-    )
+    truth_params = {
+        "intercept": np.asarray(intercept, dtype=float),
+        "beta_script": np.asarray(beta_script, dtype=float),
+        "beta_family": np.asarray(beta_family, dtype=float),
+        "target_effect": effects[:, 0],
+        "source_effect": effects[:, 1],
+        "symmetric": symmetric,
+        "asymmetric": asymmetric,
+    }
+    t, s = (axis.ravel() for axis in np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
+    latent = latent_bts(
+        truth_params,
+        t,
+        s,
+        (scripts[t] == scripts[s]).astype(float),
+        (families[t] == families[s]).astype(float),
+        pair_index[t, s],
+        pair_sign[t, s],
+    ).reshape(n, n)
     np.fill_diagonal(latent, np.nan)
     observed = latent + noise_sd * rng.standard_normal((n, n))
     if rounding:
@@ -1141,6 +1386,8 @@ def simulate_matrix(
         "language_corr": language_corr,
         "target_effect": effects[:, 0],
         "source_effect": effects[:, 1],
+        "symmetric": symmetric,
+        "asymmetric": asymmetric,
         "latent": latent,
     }
     return matrix, truth

@@ -9,7 +9,9 @@ Two schemes, both scored on the printed values of the masked cells:
 Methods compared: the Bayesian transfer model (posterior predictive, observation noise
 included), statsmodels OLS of BTS on same-script / same-family (with target and source
 fixed effects when every held-out language still has cells), and row (target) means.
-Intervals of the baselines are their usual normal prediction intervals.
+Intervals of the baselines are their usual normal prediction intervals. Column names follow
+:mod:`bayes_atlas.calibration`: ``median``, ``lower50`` ... ``upper90``, ``coverage50``,
+``coverage90``.
 
 Examples
 --------
@@ -28,6 +30,8 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
+from bayes_atlas import defaults
+
 __all__ = ["HoldoutResult", "evaluate_languages", "evaluate_random", "score_predictions"]
 
 LEVELS = (0.5, 0.9)
@@ -41,10 +45,11 @@ class HoldoutResult:
     ----------
     predictions
         One row per (method, held-out cell): ``fold``, ``target``, ``source``, ``observed``,
-        ``mean``, and ``lower_50`` / ``upper_50`` / ``lower_90`` / ``upper_90``.
+        ``median`` (the point prediction), and ``lower50`` / ``upper50`` / ``lower90`` /
+        ``upper90`` (equal-tailed predictive intervals).
     scores
-        Index ``method``; columns ``rmse``, ``coverage_50``, ``coverage_90``,
-        ``width_90`` (mean interval width) and ``n_cells``.
+        Index ``method``; columns ``rmse`` (of the median), ``coverage50``, ``coverage90``,
+        ``width90`` (mean 90% interval width) and ``n_cells``.
     """
 
     predictions: pd.DataFrame
@@ -52,16 +57,28 @@ class HoldoutResult:
 
 
 def score_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
-    """RMSE, interval coverage and width per method."""
+    """RMSE, interval coverage and width per method.
+
+    Parameters
+    ----------
+    predictions
+        :attr:`HoldoutResult.predictions` (several results concatenated are fine).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``method``; columns ``rmse``, ``coverage50``, ``coverage90``, ``width90``,
+        ``n_cells``.
+    """
     rows = {}
     for method, group in predictions.groupby("method", sort=False):
-        error = group["mean"] - group["observed"]
+        error = group["median"] - group["observed"]
         row = {"rmse": float(np.sqrt(np.mean(error**2)))}
         for level in LEVELS:
             tag = int(round(level * 100))
-            inside = (group["observed"] >= group[f"lower_{tag}"]) & (group["observed"] <= group[f"upper_{tag}"])
-            row[f"coverage_{tag}"] = float(inside.mean())
-        row["width_90"] = float((group["upper_90"] - group["lower_90"]).mean())
+            inside = (group["observed"] >= group[f"lower{tag}"]) & (group["observed"] <= group[f"upper{tag}"])
+            row[f"coverage{tag}"] = float(inside.mean())
+        row["width90"] = float((group["upper90"] - group["lower90"]).mean())
         row["n_cells"] = len(group)
         rows[method] = row
     return pd.DataFrame(rows).T.rename_axis("method")
@@ -82,12 +99,12 @@ def _cells_frame(matrix: xr.DataArray, mask: np.ndarray) -> pd.DataFrame:
 
 def _normal_interval(mean: np.ndarray, sd: np.ndarray, frame: pd.DataFrame, df: float | None = None) -> pd.DataFrame:
     out = frame.copy()
-    out["mean"] = mean
+    out["median"] = mean  # symmetric: the mean is the median
     for level in LEVELS:
         tag = int(round(level * 100))
         q = stats.t.ppf((1 + level) / 2, df) if df else stats.norm.ppf((1 + level) / 2)
-        out[f"lower_{tag}"] = mean - q * sd
-        out[f"upper_{tag}"] = mean + q * sd
+        out[f"lower{tag}"] = mean - q * sd
+        out[f"upper{tag}"] = mean + q * sd
     return out
 
 
@@ -98,10 +115,10 @@ def _bayesian(train: xr.DataArray, cells: pd.DataFrame, fit_kwargs: dict[str, An
     draws = fit.predict_matrix(noise=True, random_seed=seed).values
     draws = draws.reshape(-1, *draws.shape[2:])[:, cells["t"].to_numpy(), cells["s"].to_numpy()]
     out = cells.copy()
-    out["mean"] = draws.mean(axis=0)
+    out["median"] = np.median(draws, axis=0)
     for level in LEVELS:
         tag = int(round(level * 100))
-        out[f"lower_{tag}"], out[f"upper_{tag}"] = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        out[f"lower{tag}"], out[f"upper{tag}"] = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
     out.attrs["diagnostics"] = fit.diagnostics
     return out
 
@@ -185,7 +202,7 @@ def evaluate_random(
     matrix: xr.DataArray | None = None,
     *,
     fraction: float = 0.2,
-    seed: int = 0,
+    seed: int = defaults.SEED,
     **fit_kwargs: Any,
 ) -> HoldoutResult:
     """Mask a random ``fraction`` of the observed off-diagonal cells and predict them.
@@ -217,7 +234,7 @@ def evaluate_languages(
     matrix: xr.DataArray | None = None,
     *,
     languages: Iterable[str] | None = None,
-    seed: int = 0,
+    seed: int = defaults.SEED,
     **fit_kwargs: Any,
 ) -> HoldoutResult:
     """Leave each language out in turn (its row and column masked) and predict its cells.

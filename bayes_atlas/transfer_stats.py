@@ -11,22 +11,34 @@ about 83% of the variance. This module re-runs the comparison three ways:
   and without target and source fixed effects (statsmodels);
 - a permutation test that relabels languages: the script and family labels are shuffled
   across languages, jointly for rows and columns, so each permuted matrix keeps the
-  dependence structure of the real one (row and column effects stay put).
+  dependence structure of the real one (row and column effects stay put);
+- given a fitted :class:`bayes_atlas.transfer.TransferFit`, the Bayesian posterior of the
+  same coefficients beside them (:meth:`ScriptFamilyTests.comparison`).
+
+:func:`script_family_tests` is the one entry point for all of them.
 
 Examples
 --------
 >>> result = script_family_tests(n_permutations=200, seed=1)  # doctest: +SKIP
 >>> result.permutation.loc["same_script", "p_value"]  # doctest: +SKIP
+>>> from bayes_atlas.transfer import load_default
+>>> script_family_tests(fit=load_default(), n_permutations=200).comparison()  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from bayes_atlas import defaults
+
+if TYPE_CHECKING:
+    from bayes_atlas.transfer import TransferFit
 
 __all__ = ["ScriptFamilyTests", "pair_table", "script_family_tests"]
 
@@ -84,11 +96,48 @@ class ScriptFamilyTests:
         (1 + #{|perm| >= |obs|}) / (1 + n)), ``n_permutations``, ``null_sd``.
     group_means
         Mean BTS and number of cells for each (same_family, same_script) combination.
+    bayesian
+        With a fit: :meth:`bayes_atlas.transfer.TransferFit.script_family_posterior`
+        (index term; columns ``median``, ``sd``, ``lower``, ``upper``, ``p_positive``) at
+        the interval mass ``ci``; else None.
+    n_draws
+        Posterior draws behind ``bayesian`` (0 without a fit).
     """
 
     ols: pd.DataFrame
     permutation: pd.DataFrame
     group_means: pd.DataFrame
+    bayesian: pd.DataFrame | None = None
+    n_draws: int = 0
+
+    def comparison(self) -> pd.DataFrame:
+        """Every method side by side, one row per (method, term).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index (``method``, ``term``); columns ``estimate``, ``lower``, ``upper``,
+            ``p_value``. Methods ``ols_naive``, ``ols_two_way_cluster``,
+            ``ols_fixed_effects_two_way_cluster`` (95% intervals),
+            ``permutation_fixed_effects`` (no interval) and, with a fit,
+            ``bayesian_transfer_model`` (posterior median, equal-tailed interval, and the
+            two-sided tail probability ``2 min(P(b > 0), P(b < 0))`` as ``p_value``).
+            ``attrs``: ``group_means`` and ``n_draws``.
+        """
+        rows = []
+        for (model, term), row in self.ols.iterrows():
+            rows.append((f"ols_{model}", term, row["coef"], row["ci_lower"], row["ci_upper"], row["p_value"]))
+        for term, row in self.permutation.iterrows():
+            rows.append(("permutation_fixed_effects", term, row["coef"], np.nan, np.nan, row["p_value"]))
+        if self.bayesian is not None:
+            for term, row in self.bayesian.iterrows():
+                p_two_sided = 2 * min(row["p_positive"], 1 - row["p_positive"])
+                rows.append(("bayesian_transfer_model", term, row["median"], row["lower"], row["upper"], p_two_sided))
+        table = pd.DataFrame(rows, columns=["method", "term", "estimate", "lower", "upper", "p_value"])
+        table = table.set_index(["method", "term"])
+        table.attrs["group_means"] = self.group_means
+        table.attrs["n_draws"] = self.n_draws
+        return table
 
     def verdict(self, threshold: float = 0.001) -> pd.DataFrame:
         """Does the published "p < .001" survive each test? One row per term.
@@ -157,31 +206,51 @@ def _fixed_effect_annihilator(pairs: pd.DataFrame) -> np.ndarray:
 
 
 def script_family_tests(
-    matrix: xr.DataArray | None = None, *, n_permutations: int = 2000, seed: int = 0
+    matrix: xr.DataArray | None = None,
+    *,
+    fit: TransferFit | None = None,
+    n_permutations: int = 2000,
+    seed: int = defaults.SEED,
+    ci: float = 0.95,
 ) -> ScriptFamilyTests:
     """Test the script and family effects on BTS with the dependence between cells respected.
 
     Parameters
     ----------
     matrix
-        Transfer matrix (default: the published one). Languages need script and family
-        coordinates (``target_script``, ``source_script``, ``target_family``,
-        ``source_family``).
+        Transfer matrix. Languages need script and family coordinates (``target_script``,
+        ``source_script``, ``target_family``, ``source_family``). Default: the matrix
+        ``fit`` was fitted to, else the published one.
+    fit
+        A fitted transfer model: its posterior of the same coefficients is reported beside
+        the tests (``bayesian``, and :meth:`ScriptFamilyTests.comparison`).
     n_permutations
         Number of language relabellings (at least 2,000 for a reported result).
     seed
         Seed of the permutations.
+    ci
+        Interval mass of the Bayesian rows (0.95 to line up with the OLS intervals).
 
     Returns
     -------
     ScriptFamilyTests
+
+    Raises
+    ------
+    ValueError
+        If ``n_permutations`` < 1 or ``ci`` is not in (0, 1).
     """
     if n_permutations < 1:
         raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be in (0, 1), got {ci!r}")
     if matrix is None:
-        from bayes_atlas.datasets import transfer_matrix
+        if fit is not None:
+            matrix = fit.observed_matrix()
+        else:
+            from bayes_atlas.datasets import transfer_matrix
 
-        matrix = transfer_matrix()
+            matrix = transfer_matrix()
     pairs = pair_table(matrix)
     ols = _fit_ols(pairs)
 
@@ -219,4 +288,11 @@ def script_family_tests(
         },
         index=pd.Index(TERMS, name="term"),
     )
-    return ScriptFamilyTests(ols=ols, permutation=permutation, group_means=group_means)
+    bayesian = fit.script_family_posterior(ci=ci) if fit is not None else None
+    return ScriptFamilyTests(
+        ols=ols,
+        permutation=permutation,
+        group_means=group_means,
+        bayesian=bayesian,
+        n_draws=fit.n_draws if fit is not None else 0,
+    )

@@ -10,17 +10,17 @@ import warnings
 import numpy as np
 import pytest
 
-from bayes_atlas import UnknownLanguageError
+import bayes_atlas
+from bayes_atlas import PosteriorKindError, UnknownLanguageError
 from bayes_atlas.decisions import (
     DecisionWarning,
-    _target_law,
     crossover,
     crossover_compute_fit,
     expand_languages,
-    load_posterior,
     posterior_recommend,
 )
-from bayes_atlas.laws import compute_optimal_chinchilla
+from bayes_atlas.laws import D_REF, N_REF, compute_optimal_chinchilla
+from bayes_atlas.posteriors import resolve
 
 
 def _rec(*args, **kwargs):
@@ -56,10 +56,33 @@ def test_optimal_params_and_tokens_grow_with_compute():
 def test_numeric_optimum_matches_the_chinchilla_closed_form():
     # With unlimited unique data and no co-training languages the ATLAS law is Chinchilla's form.
     rec = _rec("fr", 1e21, unique_tokens=np.inf)
-    law = load_posterior("law")
-    p = _target_law(law, "fr", np.random.default_rng(0))
-    N_closed, _ = compute_optimal_chinchilla(1e21, p["A"], p["alpha"], p["B"], p["beta"])
+    law = resolve("law")
+    p = law.language_parameters("fr")
+    A, B = np.exp(p["a"] + p["alpha"] * np.log(N_REF)), np.exp(p["b"] + p["beta"] * np.log(D_REF))
+    N_closed, _ = compute_optimal_chinchilla(1e21, A, p["alpha"], B, p["beta"])
     np.testing.assert_allclose(rec.draws["params"], N_closed, rtol=1e-4)
+
+
+def test_per_draw_optimum_equals_a_brute_force_grid_over_the_same_law():
+    # Scarce unique data and two co-training languages: no closed form; a dense grid of N per draw
+    # over the law registry's mean at the same draws must find the same optimum.
+    from bayes_atlas.decisions.optimum import Mixture, compute_optimum
+    from bayes_atlas.laws import Design, get_law
+
+    law = resolve("law")
+    tau = np.column_stack([np.full(law.n_draws, 0.2), np.full(law.n_draws, -0.1)])
+    mixture = Mixture("sw", ("en", "fr"), {"sw": 2e9, "en": np.inf, "fr": np.inf}, tau)
+    optimum = compute_optimum(law, mixture, 1e21)
+    p = law.language_parameters("sw")
+    p["tau"] = np.column_stack([tau, np.zeros(law.n_draws)])
+    grid = np.geomspace(1e8, 1e11, 6001)[:, None]
+    D = 1e21 / (6 * grid)
+    design = Design.of_run(params=grid, tokens=D / 3, unique=2e9, transfer_tokens=np.stack([D / 3, D / 3], -1), mixture_size=3.0)
+    loss = np.exp(get_law("atlas").mean_log_loss(np, design, p))
+    brute = grid[np.argmin(loss, axis=0), 0]
+    np.testing.assert_allclose(optimum.params, brute, rtol=2e-3)  # grid step 0.1%
+    assert np.all(optimum.loss <= loss.min(axis=0) * (1 + 1e-12))  # the refined optimum is at least as good
+    np.testing.assert_allclose(optimum.loss, loss.min(axis=0), rtol=1e-6)
 
 
 def test_scarce_data_shifts_the_optimum_toward_parameters():
@@ -102,7 +125,10 @@ def test_unknown_language_is_answered_with_wider_intervals():
         ({"target": "ca", "compute": -1.0}, "compute must be a positive"),
         ({"target": "ca", "compute": 1e21, "params": 1e9, "tokens": 1e10}, "over-determine"),
         ({"target": "ca", "compute": 1e21, "languages": ["ca"]}, "drop the target"),
-        ({"target": "ca", "compute": 1e21, "ci": 1.5}, "ci must be"),
+        ({"target": "ca", "compute": 1e21, "ci": 1.5}, "credible mass"),
+        ({"target": "ca", "compute": 1e21, "ci": 0}, "credible mass"),
+        ({"target": "ca", "compute": 1e-5}, "outside the range"),
+        ({"target": "ca", "compute": 1e40}, "outside the range"),
     ],
 )
 def test_bad_arguments_get_one_clear_error(kwargs, match):
@@ -158,10 +184,47 @@ def test_decisions_do_not_import_pymc_or_jax():
 
 
 def test_a_users_fit_can_be_passed(tmp_path):
-    law = load_posterior("law")
-    rec = posterior_recommend("ca", 1e21, posterior=law, warn=False)
-    assert rec.summary().loc["params", "median"] > 0
+    law = resolve("law")
+    given = posterior_recommend("ca", 1e21, posterior=law, warn=False)
+    default = posterior_recommend("ca", 1e21, warn=False)
+    np.testing.assert_array_equal(given.draws["params"], default.draws["params"])
+    assert given.decision == default.decision
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(Exception, match="no law posterior"):
+        with pytest.raises(Exception, match="no posterior file"):
             posterior_recommend("ca", 1e21, posterior=tmp_path / "missing.nc")
+
+
+def test_a_posterior_of_the_wrong_law_is_refused():
+    from bayes_atlas._paths import models_dir
+
+    with pytest.raises(PosteriorKindError, match="kind 'curse'.*'atlas'"):
+        posterior_recommend("ca", 1e21, posterior=models_dir() / "curse-emulated.nc", warn=False)
+    with pytest.raises(PosteriorKindError, match="kind 'atlas'.*'curse'"):
+        expand_languages(2, posterior=models_dir() / "atlas-emulated.nc")
+    with pytest.raises(PosteriorKindError, match="kind 'transfer'.*'finetune'"):
+        crossover("de", 2e9, posterior=models_dir() / "transfer.nc")
+
+
+def test_a_file_saved_again_is_read_again_not_from_the_cache(tmp_path):
+    from bayes_atlas._paths import models_dir
+
+    law = resolve("law")
+    path = tmp_path / "my.nc"
+    law.save(path)
+    first = posterior_recommend("ca", 1e21, posterior=path, warn=False).summary().loc["params", "median"]
+    assert bayes_atlas.load(path) is bayes_atlas.load(path)  # unchanged file: cached
+    shifted = bayes_atlas.load(models_dir() / "atlas-emulated.nc")
+    shifted.posterior["a"] = shifted.posterior["a"] + 0.5  # a larger parameter term: bigger models pay
+    shifted.posterior["theta"].loc[{"parameter": "a"}] = shifted.posterior["a"]
+    shifted.save(path)
+    second = posterior_recommend("ca", 1e21, posterior=path, warn=False).summary().loc["params", "median"]
+    assert second > 1.2 * first
+
+
+def test_the_search_bound_is_never_exceeded_and_clipping_is_flagged():
+    rec = _rec("en", 1e27)
+    low, high = np.exp(bayes_atlas.decisions.optimum.LOG_N_BOUNDS)
+    assert low <= rec.decision["recommended_params"] <= high
+    if rec.decision["params_interval_clipped"]:
+        assert any(w.code == "BA201" and "search bound" in w.text for w in rec.warnings)

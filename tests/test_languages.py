@@ -62,6 +62,23 @@ def test_normalize_code(given, canonical):
 
 
 @pytest.mark.parametrize(
+    ("given", "canonical"),
+    [("hau_Latn", "ha"), ("ha-Latn", "ha"), ("zho_Hans", "zh"), ("srp_Cyrl", "sr"), ("ace_Latn", "ace"),
+     ("zh-Hant", "zh-Hant"), ("en-US", "en-US"), ("zh-Hant-TW", "zh-TW")],
+)  # fmt: skip
+def test_a_default_script_is_always_dropped(given, canonical):
+    # CLDR suppresses only some default scripts (en-Latn -> en); FLORES codes name all of them.
+    assert normalize_code(given) == canonical
+
+
+@pytest.mark.parametrize("code", ["mul", "und", "zxx", "mis", "MUL"])
+def test_special_codes_are_not_languages(code):
+    with pytest.raises(UnknownLanguageError, match="special code"):
+        normalize_code(code)
+    assert not is_language_code(code)
+
+
+@pytest.mark.parametrize(
     ("bad", "fragment"),
     [("zz", "unknown language code"), ("zzz", "unknown language code"), ("x1", "malformed"),
      ("", "malformed"), ("english", "malformed"), ("qaa", "private-use"), (12, "must be a string")],

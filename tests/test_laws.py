@@ -106,31 +106,46 @@ def test_tau_domain_errors():
 def test_reference_amplitudes_round_trip():
     a = laws.reference_from_amplitude(482.0, 0.348, laws.N_REF)
     assert laws.amplitude_from_reference(a, 0.348, laws.N_REF) == pytest.approx(482.0)
+    # The registry's Chinchilla mean (reference-scale form) against the raw formula by hand.
     raw = laws.chinchilla_loss(3e8, 6e9, 1.82, 482.0, 0.348, 2085.0, 0.366)
-    b = laws.reference_from_amplitude(2085.0, 0.366, laws.D_REF)
-    assert laws.chinchilla_loss_ref(3e8, 6e9, 1.82, a, 0.348, b, 0.366) == pytest.approx(raw)
+    assert raw == pytest.approx(1.82 + 482.0 / 3e8**0.348 + 2085.0 / 6e9**0.366, rel=1e-12)
 
 
-def test_baselines_reduce_to_chinchilla():
+def _core(E, A, alpha, B, beta):
+    return {
+        "log_E": np.log(E),
+        "a": laws.reference_from_amplitude(A, alpha, laws.N_REF),
+        "alpha": alpha,
+        "b": laws.reference_from_amplitude(B, beta, laws.D_REF),
+        "beta": beta,
+    }
+
+
+def test_every_law_reduces_to_chinchilla_where_its_extra_terms_vanish():
     args = (1.8, 480.0, 0.35, 2000.0, 0.37)
-    plain = laws.chinchilla_loss(1e8, 1e9, *args)
-    assert laws.msl_loss(1e8, 1e9, 1.0, *args, 0.2) == pytest.approx(plain)
-    # One epoch and a model no bigger than U_N: nothing is repeated.
-    assert laws.dcsl_loss(1e8, 1e9, 1e9, *args, U_N=1e9) == pytest.approx(plain)
-    assert laws.dcsl_loss(1e8, 1e11, 1e9, *args, U_N=1e9) > laws.chinchilla_loss(1e8, 1e11, *args)
-    assert laws.curse_loss(1, 1e8, 1e9, 1.8, 480.0, 0.11, 0.35, 2000.0, -0.04, 0.37) == pytest.approx(plain)
-    assert laws.atlas_loss(1e8, 1e9, *args) == pytest.approx(plain)
+    plain = 1.8 + 480.0 / 1e8**0.35 + 2000.0 / 1e9**0.37  # by hand
+    one_epoch = laws.Design.of_run(params=1e8, tokens=1e9, unique=1e10)
+    p = {**_core(*args), "gamma": 0.2, "phi": 0.11, "psi": -0.04, "lam": 0.065, "tau": 0.0, "tau_other": 0.05}
+    p.update(log_delta=np.log(0.1), head_start=1e10, head_exponent=0.5)
+    for name in laws.LAWS:  # family share 1, K = 1, no transfer, not finetuned, one epoch
+        value = np.exp(laws.get_law(name).mean_log_loss(np, one_epoch, p))
+        assert value == pytest.approx(plain, rel=1e-12), name
+    repeated = laws.Design.of_run(params=1e8, tokens=1e11, unique=1e9)
+    assert np.exp(laws.get_law("dcsl").mean_log_loss(np, repeated, p)) > laws.chinchilla_loss(1e8, 1e11, *args)
 
 
 def test_atlas_effective_data():
-    plain = laws.atlas_effective_data(1e9, 5e8, 0.065)
-    assert plain == pytest.approx(laws.saturate(1e9, 5e8, 0.065))
-    with_transfer = laws.atlas_effective_data(
-        1e9, np.inf, 0.065, D_transfer=np.array([1e9, 2e9]), tau=np.array([0.3, -0.1]), D_other=1e10, tau_other=0.05
-    )
-    assert with_transfer == pytest.approx(1e9 + 0.3e9 - 0.2e9 + 0.5e9)
-    with pytest.raises(ValueError, match="tau is required"):
-        laws.atlas_effective_data(1e9, np.inf, 0.065, D_transfer=np.array([1e9]))
+    from bayes_atlas.laws.atlas import log_effective_data
+
+    p = {"lam": 0.065, "tau": np.array([0.3, -0.1, 0.0]), "tau_other": 0.05}
+    alone = laws.Design.of_run(params=1e9, tokens=1e9, unique=5e8)
+    assert np.exp(log_effective_data(np, alone, p)) == pytest.approx(laws.saturate(1e9, 5e8, 0.065), rel=1e-9)
+    mixed = laws.Design.of_run(params=1e9, tokens=1e9, transfer_tokens=np.array([1e9, 2e9]), other_tokens=1e10)
+    assert np.exp(log_effective_data(np, mixed, p)) == pytest.approx(1e9 + 0.3e9 - 0.2e9 + 0.5e9, rel=1e-12)
+    # Strong interference cannot drive the effective data to zero: the smooth floor holds it positive.
+    harmful = {**p, "tau": np.array([-0.9, -0.9, -0.9])}
+    crowded = laws.Design.of_run(params=1e9, tokens=1e8, transfer_tokens=np.array([1e10, 1e10, 1e10]))
+    assert 0 < np.exp(log_effective_data(np, crowded, harmful)) < 1e8
 
 
 def test_functions_accept_jax_arrays():
@@ -141,7 +156,11 @@ def test_functions_accept_jax_arrays():
     out = laws.saturate(D, 1e9, 0.065)
     assert isinstance(out, jax.Array)
     np.testing.assert_allclose(np.asarray(out), laws.saturate(np.asarray(D), 1e9, 0.065))
-    loss = laws.chinchilla_loss_ref(jnp.array(1e9), jnp.array(1e10), 1.7, -1.6, 0.4, -1.4, 0.3)
+    design = laws.Design.of_run(params=1e9, tokens=1e10, unique=2e9)
+    p = {"log_E": jnp.log(1.7), "a": -1.6, "alpha": 0.4, "b": -1.4, "beta": 0.3, "lam": jnp.array(0.065)}
+    p.update(tau=jnp.zeros(3), tau_other=jnp.array(0.05))
+    loss = laws.get_law("atlas").mean_log_loss(jnp, design, p)
     assert isinstance(loss, jax.Array)
+    assert float(loss) == pytest.approx(float(laws.get_law("atlas").mean_log_loss(np, design, {k: np.asarray(v) for k, v in p.items()})))
     grad = jax.grad(lambda lam: laws.saturate(5e9, 1e9, lam))(0.065)
     assert float(grad) < 0  # a faster-decaying repetition value means less effective data

@@ -144,7 +144,10 @@ def test_sequence_losses_need_their_unit():
 
 def test_bits_per_token_limit_uses_nats():
     frame = good().assign(loss=[25.0, 2.0, 2.0, 2.0])  # 25 bits = 17.3 nats: still per-token
-    assert RunTable.from_frame(frame, loss_unit="bits/token").loss_unit == "bits/token"
+    runs = RunTable.from_frame(frame, loss_unit="bits/token")
+    # Bits are stored as nats (the laws' priors assume nats); the unit given is kept in meta.
+    assert runs.loss_unit == "nats/token" and runs.meta["loss_unit_given"] == "bits/token"
+    assert runs.frame.loc[0, "loss"] == pytest.approx(25.0 * np.log(2.0))
 
 
 def test_csv_errors_name_the_file(tmp_path):
@@ -173,4 +176,6 @@ def test_domain_tables_skip_language_checks():
 def test_subset_keeps_units():
     runs = RunTable.from_frame(good(), loss_unit="bits/token")
     small = runs.subset(runs.frame["language"] == "ca")
-    assert len(small) == 3 and small.loss_unit == "bits/token"
+    assert len(small) == 3 and small.loss_unit == "nats/token"
+    assert small.meta["loss_unit_given"] == "bits/token"
+    np.testing.assert_allclose(small.frame["loss"], good()["loss"][:3] * np.log(2.0))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
-from bayes_atlas import transfer
+from bayes_atlas import transfer, transfer_stats
 from bayes_atlas.datasets import languages, transfer_matrix
-from bayes_atlas.errors import UnknownLanguageError
-from bayes_atlas.inference import PosteriorFileError, write_posterior
+from bayes_atlas.errors import PosteriorFileError, UnknownLanguageError
+from bayes_atlas.inference import write_posterior
 from bayes_atlas.transfer import TransferConfig, TransferFit, TransferInputError, TransferModel
 
 
@@ -55,6 +58,9 @@ def test_helpers_ms_ranks_indonesian_first(fit):
     assert len(table) == 37 and "ms" not in table.index
     assert (table["bts_lower"] <= table["bts_mean"]).all() and (table["bts_mean"] <= table["bts_upper"]).all()
     assert table["bts_mean"].is_monotonic_decreasing
+    # The median reported beside the interval is the median of the cell's draws.
+    cell = fit.bts().sel(target="ms", source="id").values
+    assert table.loc["id", "bts_median"] == pytest.approx(float(np.median(cell)), rel=1e-12)
 
 
 @pytest.mark.parametrize("k", [1, 3, 10])
@@ -148,14 +154,59 @@ def test_tau_is_the_atlas_weight(fit):
 
 def test_script_family_posterior_and_comparison(fit):
     posterior = fit.script_family_posterior()
+    assert list(posterior.columns) == ["median", "sd", "lower", "upper", "p_positive"]
     assert posterior.loc["same_script", "lower"] > 0
-    table = transfer.script_family_tests(fit, n_permutations=50, seed=0)
+    assert posterior.loc["same_script", "median"] == pytest.approx(float(np.median(fit.draws("beta_script"))), rel=1e-12)
+    result = transfer_stats.script_family_tests(fit=fit, n_permutations=50, seed=0)
+    table = result.comparison()
     methods = set(table.index.get_level_values("method"))
     assert {"ols_naive", "ols_two_way_cluster", "permutation_fixed_effects", "bayesian_transfer_model"} <= methods
     # The Bayesian coefficient sits close to the fixed-effects OLS one (same adjustment for row/column effects).
     fe = table.loc[("ols_fixed_effects_two_way_cluster", "same_script"), "estimate"]
     bayes = table.loc[("bayesian_transfer_model", "same_script"), "estimate"]
     assert bayes == pytest.approx(fe, abs=0.02)
+    assert bayes == pytest.approx(float(np.median(fit.draws("beta_script"))), rel=1e-12)
+    # Without a fit: the frequentist tests only.
+    assert "bayesian_transfer_model" not in transfer_stats.script_family_tests(n_permutations=5).comparison().index
+
+
+def test_deprecated_alias_is_the_one_function(fit):
+    with pytest.warns(DeprecationWarning, match="transfer_stats.script_family_tests"):
+        old = transfer.script_family_tests(fit, n_permutations=20, seed=3)
+    new = transfer_stats.script_family_tests(fit=fit, n_permutations=20, seed=3).comparison()
+    pd.testing.assert_frame_equal(old, new)
+
+
+def test_draws_stacks_chains(fit):
+    draws = fit.draws("target_effect")
+    assert draws.shape == (fit.n_draws, len(fit.languages))
+    # Chain-major stacking: draw j of chain c is row c * n_per_chain + j.
+    per_chain = fit.posterior.sizes["draw"]
+    np.testing.assert_array_equal(draws[per_chain + 3], fit.posterior["target_effect"].isel(chain=1, draw=3).values)
+    assert fit.draws("intercept").shape == (fit.n_draws,)
+    assert not hasattr(fit, "_flat")
+    with pytest.raises(ValueError, match="no 'nope'"):
+        fit.draws("nope")
+
+
+def test_summary_reports_medians(fit):
+    table = fit.summary(ci=0.5)
+    assert list(table.columns) == ["median", "sd", "lower", "upper"]
+    draws = fit.draws("language_sd")[:, 1]
+    row = table.loc["language_sd[source]"]
+    assert row["median"] == pytest.approx(float(np.median(draws)), rel=1e-12)
+    assert (row["lower"], row["upper"]) == pytest.approx(tuple(np.quantile(draws, [0.25, 0.75])), rel=1e-12)
+    assert "posterior median" in transfer.model_card(fit)
+
+
+def test_shipped_file_of_the_old_format_loads_as_a_datatree(fit):
+    # models/transfer.nc predates the full DataTree: posterior and observed_data only.
+    tree = fit.datatree
+    assert {"posterior", "observed_data", "constant_data"} <= set(tree.children)
+    assert list(tree["observed_data"].data_vars) == ["bts"]
+    assert set(tree["constant_data"].data_vars) == {"measured", "script", "family"}
+    summary = az.summary(tree, var_names=["beta_script", "beta_family"])
+    assert summary.loc["beta_script", "mean"] == pytest.approx(float(fit.draws("beta_script").mean()), rel=1e-6)
 
 
 def test_save_load_round_trip(fit, tmp_path):
@@ -192,6 +243,50 @@ def test_load_refuses_a_tampered_matrix(fit, tmp_path):
     tree.to_netcdf(tmp_path / "tampered.nc", engine="h5netcdf")
     with pytest.raises(PosteriorFileError, match="data hash"):
         TransferFit.load(tmp_path / "tampered.nc")
+
+
+def test_tiny_fit_holds_a_full_datatree(tiny_fit):
+    tree = tiny_fit.datatree
+    assert {"posterior", "sample_stats", "observed_data", "constant_data", "log_likelihood"} <= set(tree.children)
+    assert {"diverging", "tree_depth", "energy"} <= set(tree["sample_stats"].data_vars)
+    loglik = tree["log_likelihood"]["bts"]
+    assert loglik.dims == ("chain", "draw", "unit")
+    # 7 x 6 ordered cells, 3 missing (ca<-es, and the id/ms pair): 19 units of 2 cells, 1 of 1.
+    assert loglik.sizes["unit"] == 20 and int(loglik["unit_cells"].sum()) == 39
+    assert np.isfinite(loglik.values).all()
+
+
+def test_arviz_works_on_a_saved_and_loaded_fit(tiny_fit, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    loaded = TransferFit.load(tiny_fit.save(tmp_path / "tiny.nc"))
+    tree = loaded.datatree
+    for group in ("sample_stats", "log_likelihood"):
+        xr.testing.assert_allclose(tree[group].to_dataset(), tiny_fit.datatree[group].to_dataset())
+    summary = az.summary(tree, var_names=["intercept", "beta_script", "target_effect"])
+    assert {"intercept", "beta_script", "target_effect[en]"} <= set(summary.index)
+    assert summary.loc["intercept", "mean"] == pytest.approx(float(tiny_fit.draws("intercept").mean()), rel=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # 300 draws: arviz may flag high Pareto k
+        loo = az.loo(tree)
+    assert loo.n_data_points == 20 and np.isfinite(loo.elpd)
+    # elpd_loo is below the in-sample log predictive density (it pays for the fit's flexibility).
+    lppd = float(np.log(np.exp(tree["log_likelihood"]["bts"].values).mean(axis=(0, 1))).sum())
+    assert loo.elpd < lppd
+    az.plot_trace(tree, var_names=["intercept"])
+    matplotlib.pyplot.close("all")
+
+
+def test_compact_save_keeps_the_posterior_only(tiny_fit, tmp_path):
+    full = tiny_fit.save(tmp_path / "full.nc")
+    compact = tiny_fit.save(tmp_path / "compact.nc", compact=True)
+    loaded = TransferFit.load(compact)
+    assert set(loaded.datatree.children) == {"posterior", "observed_data", "constant_data"}
+    assert compact.stat().st_size < full.stat().st_size
+    np.testing.assert_array_equal(loaded.bts().values, TransferFit.load(full).bts().values)
+    thinned = TransferFit.load(tiny_fit.save(tmp_path / "thin.nc", max_draws=100))
+    assert thinned.datatree["log_likelihood"].sizes["draw"] == thinned.posterior.sizes["draw"] == 50
 
 
 def test_tiny_fit_predicts_holes(tiny_fit):
@@ -255,7 +350,35 @@ def test_config_validation():
     assert TransferModel(pair_sd=0.3).config.pair_sd == 0.3
 
 
-def test_simulated_matrix_matches_its_truth():
-    matrix, truth = transfer.simulate_matrix(languages(), noise_sd=0.0, rounding=0.0, seed=2)
-    np.testing.assert_allclose(matrix.values, np.minimum(truth["latent"], 1.9), equal_nan=True)
-    assert np.isnan(np.diag(matrix.values)).all()
+def test_simulated_matrix_is_the_planted_model():
+    """Zero noise: every cell is the planted parameters put together by hand, one cell at a time."""
+    table = languages(["en", "es", "pt", "ca", "id", "ms", "zh", "hi", "mr"])
+    planted = {"intercept": -0.3, "beta_script": 0.25, "beta_family": -0.15}
+    matrix, truth = transfer.simulate_matrix(table, noise_sd=0.0, rounding=0.0, seed=2, **planted)
+    n = len(table)
+    pair = {}
+    for k, (a, b) in enumerate(zip(*np.triu_indices(n, 1), strict=True)):
+        pair[a, b] = truth["symmetric"][k] + truth["asymmetric"][k]
+        pair[b, a] = truth["symmetric"][k] - truth["asymmetric"][k]
+    scripts, families = table["script"].to_numpy(), table["family"].to_numpy()
+    for t in range(n):
+        for s in range(n):
+            if t == s:
+                assert np.isnan(matrix.values[t, s])
+                continue
+            expected = (
+                planted["intercept"]
+                + truth["target_effect"][t]
+                + truth["source_effect"][s]
+                + planted["beta_script"] * (scripts[t] == scripts[s])
+                + planted["beta_family"] * (families[t] == families[s])
+                + pair[t, s]
+            )
+            assert matrix.values[t, s] == pytest.approx(min(expected, 1.9), abs=1e-12), (t, s)
+    # The planted spreads show in the draws (9 languages, 36 pairs: loose bounds).
+    assert 0.06 < np.std(truth["symmetric"]) < 0.2 and 0.03 < np.std(truth["asymmetric"]) < 0.12
+    # Noise and rounding act on top: values on the 0.1 grid, within a few noise sds of the latent cell.
+    noisy, _ = transfer.simulate_matrix(table, noise_sd=0.05, rounding=0.1, seed=2, **planted)
+    off = ~np.eye(n, dtype=bool)
+    np.testing.assert_allclose(noisy.values[off] * 10, np.round(noisy.values[off] * 10), atol=1e-9)
+    assert np.abs(noisy.values[off] - matrix.values[off]).max() < 0.05 * 5 + 0.05

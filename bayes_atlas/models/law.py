@@ -1,33 +1,14 @@
-"""PyMC builder for the hierarchical scaling law (DESIGN.md, model 2).
+"""PyMC builder for the hierarchical scaling laws (DESIGN.md, model 2).
 
-Per evaluation language ``l`` the law has five parameters
-``theta_l = (log E_l, a_l, alpha_l, b_l, beta_l)`` in reference-scale form
-
-    L = E + exp(a - alpha * log(N / N0)) + exp(b - beta * log(D / D0))
-
-(N0 = 1e9, D0 = 1e10; see :mod:`bayes_atlas.laws`), drawn from a correlated population
-``theta_l ~ MVN(mu, Sigma)`` (non-centred, LKJ prior on the correlation). ``D`` depends on
-the law:
-
-- ``chinchilla``: total training tokens of the run;
-- ``atlas``: ATLAS effective data, ``S(D_t; U_t) + sum_k tau_{t,k} S(D_k; U_k) + tau_other
-  S(D_other)`` with the repetition saturation ``S`` (rate ``lam``), ``K_t`` the three named
-  sources with the most tokens in the run, and ``tau = BTS / (2 - BTS)`` per (target,
-  source) pair: its BTS has a normal prior moment-matched to a transfer posterior when one
-  is given, else a pooled normal prior shared by all pairs;
-- ``dcsl`` (Muennighoff et al. 2023): ``D'`` = the target's own tokens saturated at the
-  published ``R*_D = 15.39`` (``lam = 1/R*_D``, fixed) and ``N'`` the parameters beyond
-  those compute-optimal for the unique data, decayed with ``R*_N = 5.31``;
-- ``msl`` (He et al. 2024): Chinchilla on total tokens times ``p^-gamma_l``, ``p`` the share
-  of the run's tokens in the target's language family, ``gamma_l`` partially pooled;
-- ``curse`` (ATLAS Sec. 5): ``D = S(D_t; U_t)``, the target's own tokens, and the two terms
-  are multiplied by ``K^phi_l`` and ``K^psi_l`` where ``K`` is the number of languages in the
-  run's mixture; ``phi_l`` and ``psi_l`` are partially pooled (non-centred normals);
-- ``finetune`` (ATLAS Sec. 6): rows with a ``checkpoint`` continue a multilingual
-  checkpoint, ``L = E_l + delta_l + A_l/N^alpha_l + B_l/(S(D_t) + H(N))^beta_l`` with a floor
-  penalty ``delta_l > 0`` (log-normal, pooled) and a head start worth
-  ``H(N) = H_2B (N / 2e9)^gamma`` target tokens; rows without a checkpoint are from-scratch
-  runs of the same language, ``D = S(D_t)``.
+Per evaluation language ``l`` every law has five parameters
+``theta_l = (log E_l, a_l, alpha_l, b_l, beta_l)`` drawn from a correlated population
+``theta_l ~ MVN(mu, Sigma)`` (non-centred, LKJ prior on the correlation), plus the law's own
+per-language effects (pooled, non-centred) and shared parameters. What each law *is* -
+its parameters, their default priors and its one mean - lives in the law registry
+(:mod:`bayes_atlas.laws`); this module only turns a spec into PyMC variables and calls the
+spec's ``mean_log_loss`` with ``pytensor.tensor``. For the ATLAS law each (target, source)
+pair's BTS gets a normal prior moment-matched to a transfer posterior when one is given,
+else a pooled normal prior shared by all pairs, and ``tau = BTS / (2 - BTS)``.
 
 The likelihood is a Student-t on log loss (robust to the odd diverged run).
 """
@@ -40,15 +21,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayes_atlas.laws import D_REF, N_REF, R_D_STAR, R_N_STAR
+from bayes_atlas.laws.design import MAX_TRANSFER_SOURCES, LawData, family_share, prepare_law_data
+from bayes_atlas.laws.finetune import HEAD_START_PARAMS
+from bayes_atlas.laws.registry import LAWS, get_law
+from bayes_atlas.laws.spec import CORE
 
-__all__ = ["HEAD_START_PARAMS", "LAWS", "LawConfig", "LawData", "build_law_model", "prepare_law_data", "saturate_tokens"]
+__all__ = [
+    "HEAD_START_PARAMS",
+    "LAWS",
+    "MAX_TRANSFER_SOURCES",
+    "LawConfig",
+    "LawData",
+    "build_law_model",
+    "family_share",
+    "prepare_law_data",
+]
 
-LAWS = ("atlas", "chinchilla", "dcsl", "msl", "curse", "finetune")
-#: Model size at which the finetuning head start ``H_2B`` is stated.
-HEAD_START_PARAMS = 2e9
-THETA = ("log_E", "a", "alpha", "b", "beta")
-MAX_TRANSFER_SOURCES = 3
+THETA = CORE
 
 
 @dataclass(frozen=True)
@@ -192,149 +181,6 @@ class LawConfig:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class LawData:
-    """Arrays of a run table, ready for the law model (one entry per row)."""
-
-    languages: tuple[str, ...]
-    language_index: np.ndarray
-    log_params: np.ndarray
-    total_tokens: np.ndarray
-    target_tokens: np.ndarray
-    target_unique: np.ndarray
-    transfer_tokens: np.ndarray  # (rows, MAX_TRANSFER_SOURCES), 0 where unused
-    transfer_unique: np.ndarray
-    transfer_pair: np.ndarray  # (rows, MAX_TRANSFER_SOURCES) index into pairs, 0 where unused
-    other_tokens: np.ndarray
-    pairs: tuple[tuple[str, str], ...]  # (target, source)
-    log_loss: np.ndarray
-    run_ids: np.ndarray
-    mixture_size: np.ndarray  # K: named languages with tokens in the run (>= 1)
-    family_share: np.ndarray | None  # MSL's p per row (None unless asked for)
-    finetuned: np.ndarray  # bool: the run continued a checkpoint
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.log_params.size)
-
-
-def prepare_law_data(runs: Any, *, with_family_share: bool = False) -> LawData:
-    """Turn a :class:`bayes_atlas.runs.RunTable` (per-token losses) into model arrays.
-
-    ``K_t`` for each row: the (up to) three named sources other than the target with the most
-    tokens, ties broken by language code; every other token counts as ``other``. The
-    mixture size ``K`` (curse law) counts the named languages with tokens, at least 1; a row
-    is ``finetuned`` when its ``checkpoint`` column is set.
-    """
-    frame = runs.frame
-    tokens = runs.tokens
-    unique = runs.unique_tokens
-    languages = tuple(runs.languages)
-    position = {code: i for i, code in enumerate(languages)}
-    named = [s for s in tokens.columns if s != "other"]
-    n = len(frame)
-    target_tokens = np.zeros(n)
-    target_unique = np.full(n, np.inf)
-    transfer_tokens = np.zeros((n, MAX_TRANSFER_SOURCES))
-    transfer_unique = np.full((n, MAX_TRANSFER_SOURCES), np.inf)
-    transfer_pair = np.zeros((n, MAX_TRANSFER_SOURCES), dtype=np.int64)
-    other_tokens = np.zeros(n)
-    pair_index: dict[tuple[str, str], int] = {}
-    token_values = tokens.to_numpy(dtype=float)
-    unique_values = unique.reindex(columns=tokens.columns).to_numpy(dtype=float)
-    column = {s: j for j, s in enumerate(tokens.columns)}
-    for i, target in enumerate(frame["language"].to_numpy()):
-        row = token_values[i]
-        if target in column:
-            target_tokens[i] = row[column[target]]
-            if np.isfinite(unique_values[i, column[target]]):
-                target_unique[i] = unique_values[i, column[target]]
-        candidates = [s for s in named if s != target and row[column[s]] > 0]
-        candidates.sort(key=lambda s: (-row[column[s]], s))
-        chosen = candidates[:MAX_TRANSFER_SOURCES]
-        for k, source in enumerate(chosen):
-            transfer_tokens[i, k] = row[column[source]]
-            if np.isfinite(unique_values[i, column[source]]):
-                transfer_unique[i, k] = unique_values[i, column[source]]
-            transfer_pair[i, k] = pair_index.setdefault((target, source), len(pair_index))
-        used = {target, *chosen}
-        other_tokens[i] = sum(row[column[s]] for s in tokens.columns if s not in used)
-    return LawData(
-        languages=languages,
-        language_index=frame["language"].map(position).to_numpy(dtype=np.int64),
-        log_params=np.log(frame["params"].to_numpy(dtype=float)),
-        total_tokens=token_values.sum(axis=1),
-        target_tokens=target_tokens,
-        target_unique=target_unique,
-        transfer_tokens=transfer_tokens,
-        transfer_unique=transfer_unique,
-        transfer_pair=transfer_pair,
-        other_tokens=other_tokens,
-        pairs=tuple(pair_index),
-        log_loss=np.log(frame["loss"].to_numpy(dtype=float)),
-        run_ids=frame["run_id"].astype(str).to_numpy(),
-        mixture_size=np.maximum((token_values[:, [column[s] for s in named]] > 0).sum(axis=1), 1).astype(float)
-        if named
-        else np.ones(n),
-        finetuned=frame["checkpoint"].notna().to_numpy() if "checkpoint" in frame.columns else np.zeros(n, dtype=bool),
-        family_share=family_share(runs) if with_family_share else None,
-    )
-
-
-def family_share(runs: Any) -> np.ndarray:
-    """Share of each row's tokens in languages of the evaluated language's family (MSL's p)."""
-    from bayes_atlas.languages import language_info
-
-    tokens = runs.tokens
-    family = {}
-    for code in [*tokens.columns, *runs.languages]:
-        if code not in family:
-            try:
-                family[code] = language_info(code)["family"] if code != "other" else None
-            except ValueError:
-                family[code] = None
-    total = tokens.sum(axis=1).to_numpy()
-    share = np.empty(len(runs))
-    for i, target in enumerate(runs.frame["language"].to_numpy()):
-        same = [c for c in tokens.columns if c == target or (family[c] is not None and family[c] == family[target])]
-        share[i] = tokens.iloc[i][same].sum() / total[i]
-    return np.clip(share, 1e-6, 1.0)
-
-
-def saturate_tokens(tokens, unique, lam, xp=np):  # noqa: ANN001, ANN201
-    """S(D; U) for array backends (pytensor.tensor or numpy); U = inf means no repetition."""
-    finite_unique = np.where(np.isfinite(unique), unique, 1.0)
-    excess = np.maximum(tokens / finite_unique - 1.0, 0.0)
-    repeated = finite_unique * (1.0 - xp.expm1(-lam * excess) / lam)
-    no_repeat = (tokens <= unique) | ~np.isfinite(unique)
-    return xp.where(no_repeat, tokens, repeated)
-
-
-def effective_data(data: LawData, lam, tau_pairs, tau_other, xp=np):  # noqa: ANN001, ANN201
-    """Log of the ATLAS effective data per row; works on numpy draws and pytensor tensors alike.
-
-    For numpy, ``lam`` / ``tau_other`` may be ``(draws,)`` and ``tau_pairs`` ``(draws, pairs)``:
-    the result is then ``(draws, rows)``.
-    """
-    lam_b = lam[..., None] if np.ndim(lam) else lam
-    target = saturate_tokens(data.target_tokens, data.target_unique, lam_b, xp)
-    transfer = 0.0
-    for k in range(MAX_TRANSFER_SOURCES):
-        used = data.transfer_tokens[:, k] > 0
-        if not used.any():
-            continue
-        tau_k = tau_pairs[..., data.transfer_pair[:, k]]
-        transfer = transfer + used * tau_k * saturate_tokens(data.transfer_tokens[:, k], data.transfer_unique[:, k], lam_b, xp)
-    tau_other_b = tau_other[..., None] if np.ndim(tau_other) else tau_other
-    raw = target + transfer + tau_other_b * data.other_tokens
-    # Negative transfer can outweigh scarce target data; keep D_eff positive with a smooth
-    # floor at a small share of the target's own effective data.
-    # floor + softplus(raw - floor) at the floor's scale: equal to raw once raw > 2 floor or so.
-    floor = 0.02 * target + 1e-4 * data.total_tokens
-    excess = (raw - floor) / floor
-    return xp.log(floor * (1.0 + xp.maximum(excess, 0.0) + xp.log1p(xp.exp(-xp.abs(excess)))))
-
-
 def _pooled_effect(name: str, mean: float, scale: float, spread: float, n_languages: int):  # noqa: ANN202
     """A per-language effect ``name`` (dims ``language``): pooled mean + spread, non-centred.
 
@@ -369,35 +215,13 @@ def _population_sd_dist(config: LawConfig, name: str | None = None):  # noqa: AN
     return family(name, **params, dims="parameter")
 
 
-def dcsl_log_params(log_params, target_tokens, target_unique, theta_rows, xp=np):  # noqa: ANN001, ANN201
-    """log N' of the data-constrained law per row (``theta_rows``: (..., rows, 5) or (rows, 5)).
-
-    ``U_N`` = the compute-optimal parameter count for the unique target tokens under the
-    row's own law, capped at N; parameters beyond it count like repeated tokens (R*_N = 5.31).
-    Only rows whose target data actually repeat (D_t > U_t) are affected; the others keep N.
-    Used by the Bayesian builder (pytensor), :class:`bayes_atlas.scaling.Fit` and the point
-    fits (numpy).
-    """
-    finite = np.isfinite(target_unique) & (target_tokens > target_unique)
-    if not finite.any():
-        return log_params
-    alpha, beta = xp.maximum(theta_rows[..., 2], 1e-3), xp.maximum(theta_rows[..., 4], 1e-3)
-    log_A = theta_rows[..., 1] + alpha * np.log(N_REF)
-    log_B = theta_rows[..., 3] + beta * np.log(D_REF)
-    log_U = np.log(np.where(finite, target_unique, 1.0))
-    log_G = (xp.log(alpha) + log_A - xp.log(beta) - log_B) / (alpha + beta)
-    # Clipped below (at N / e^20) so exp() cannot overflow and poison the gradients.
-    log_U_N = xp.clip(log_G + beta / alpha * (log_U + log_G), log_params - 20.0, log_params)
-    excess = xp.maximum(xp.exp(log_params - log_U_N) - 1.0, 0.0)
-    log_N_eff = log_U_N + xp.log1p(R_N_STAR * -xp.expm1(-excess / R_N_STAR))
-    return xp.where(finite, log_N_eff, log_params)
-
-
 def build_law_model(
     data: LawData,
     config: LawConfig,
     bts_prior: pd.DataFrame | None = None,
     theta_prior: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    keep_mean: bool = False,
 ):
     """The PyMC model of the hierarchical law.
 
@@ -413,19 +237,21 @@ def build_law_model(
     theta_prior
         ``(mean, chol)`` of shapes ``(languages, 5)`` and ``(languages, 5, 5)``: a
         multivariate normal prior of every language's ``theta`` (moment-matched to an
-        earlier law posterior, correlations included) instead of the learnt population. ``theta_mu`` / ``theta_sd`` are then the mean and spread of the
-        fitted languages per draw.
+        earlier law posterior, correlations included) instead of the learnt population.
+        ``theta_mu`` / ``theta_sd`` are then the mean and spread of the fitted languages per draw.
+    keep_mean
+        Also store the noise-free mean log loss per row (``mean_log_loss``, dim ``run``).
 
     Returns
     -------
     pymc.Model
-        Dims ``language``, ``theta``, ``pair``, ``run`` (rows).
+        Dims ``language``, ``parameter``, ``pair``, ``run`` (rows).
     """
     import pymc as pm
     import pytensor.tensor as pt
 
     coords = {"language": list(data.languages), "parameter": list(THETA), "run": np.arange(data.n_rows)}
-    if config.law == "atlas" and data.pairs:
+    if get_law(config.law).uses_transfer and data.pairs:
         coords["pair"] = [f"{s}->{t}" for t, s in data.pairs]
     with pm.Model(coords=coords) as model:
         n_languages = len(data.languages)
@@ -481,73 +307,28 @@ def build_law_model(
                 z = pm.Normal("theta_z", 0.0, 1.0, dims=("language_noncentered", "parameter"))
                 theta = pt.set_subtensor(theta[noncentered_idx], mu + z @ chol.T)
             theta = pm.Deterministic("theta", theta, dims=("language", "parameter"))
-        E = pm.Deterministic("E", pt.exp(theta[:, 0]), dims="language")
-        pm.Deterministic("a", theta[:, 1], dims="language")
-        pm.Deterministic("alpha", theta[:, 2], dims="language")
-        pm.Deterministic("b", theta[:, 3], dims="language")
-        pm.Deterministic("beta", theta[:, 4], dims="language")
-
-        if config.law not in ("chinchilla", "dcsl", "msl"):
-            lam = pm.LogNormal("lam", np.log(config.lam_median), config.lam_log_sd)
-        if config.law == "atlas":
-            if data.pairs:
-                if bts_prior is not None:
-                    prior = bts_prior.loc[list(data.pairs)]
-                    bts = pm.Normal("bts", prior["mean"].to_numpy(), prior["sd"].to_numpy(), dims="pair")
-                else:
-                    bts_mu = pm.Normal("bts_mu", config.bts_pooled_mean, config.bts_pooled_sd)
-                    bts_sd = pm.HalfNormal("bts_sd", 0.3)
-                    bts_z = pm.Normal("bts_z", 0.0, 1.0, dims="pair")
-                    bts = pm.Deterministic("bts", bts_mu + bts_sd * bts_z, dims="pair")
-                tau = pm.Deterministic("tau", bts / (2.0 - bts), dims="pair")
+        pm.Deterministic("E", pt.exp(theta[:, 0]), dims="language")
+        for k, name in enumerate(THETA[1:], start=1):
+            pm.Deterministic(name, theta[:, k], dims="language")
+        spec = get_law(config.law)
+        rows = data.language_index
+        params: dict[str, Any] = {name: theta[rows, k] for k, name in enumerate(THETA)}
+        for effect in spec.effects:
+            value = _pooled_effect(effect.name, *effect.prior(config), n_languages)
+            if effect.exp_name:
+                pm.Deterministic(effect.exp_name, pt.exp(value), dims="language")
+            params[effect.name] = value[rows]
+        for shared in spec.shared:
+            centre, spread = shared.prior(config)
+            if shared.family == "lognormal":
+                params[shared.name] = pm.LogNormal(shared.name, float(np.log(centre)), spread)
             else:
-                tau = pt.zeros(1)
-            # Log scale: in mixtures where "other" tokens outnumber the target's 50:1 (Unimax),
-            # log D_eff ~ log(1 + 50 tau_other), nearly linear in log tau_other; a normal
-            # prior on tau_other itself leaves a curved ridge with every language's b
-            # (measured: 1000-2700 divergences on the emulated mono + Unimax runs). Positive,
-            # as ATLAS Table 1 implies (adding D_other lifts R^2 from 0.70 to 0.98).
-            log_tau_other = pm.Normal("log_tau_other", np.log(config.tau_other_median), config.tau_other_log_sd)
-            tau_other = pm.Deterministic("tau_other", pt.exp(log_tau_other))
-            log_data = effective_data(data, lam, tau, tau_other, xp=pt)
-        elif config.law in ("chinchilla", "msl"):
-            log_data = np.log(data.total_tokens)
-        elif config.law == "dcsl":
-            log_data = np.log(saturate_tokens(np.maximum(data.target_tokens, 1.0), data.target_unique, 1.0 / R_D_STAR))
-        else:
-            own_data = saturate_tokens(data.target_tokens, data.target_unique, lam, pt)
-            log_data = pt.log(own_data)
-
-        l = data.language_index
-        log_param_term = theta[l, 1] - theta[l, 2] * (data.log_params - np.log(N_REF))
-        if config.law == "dcsl":
-            log_param_term = theta[l, 1] - theta[l, 2] * (dcsl_log_params(data.log_params, data.target_tokens, data.target_unique, theta[l], pt) - np.log(N_REF))
-        floor = E[l]
-        if config.law == "curse":
-            phi = _pooled_effect("phi", config.phi_mean, config.phi_scale, config.phi_sd, n_languages)
-            psi = _pooled_effect("psi", config.psi_mean, config.psi_scale, config.psi_sd, n_languages)
-            log_K = np.log(data.mixture_size)
-            log_param_term = log_param_term + phi[l] * log_K
-            log_data_term = theta[l, 3] - theta[l, 4] * (log_data - np.log(D_REF)) + psi[l] * log_K
-        elif config.law == "finetune":
-            log_delta = _pooled_effect(
-                "log_delta", np.log(config.delta_median), config.delta_log_sd, config.delta_spread, n_languages
-            )
-            delta = pm.Deterministic("delta", pt.exp(log_delta), dims="language")
-            log_head = pm.Normal("log_head_start", np.log(config.head_start_median), config.head_start_log_sd)
-            head_exponent = pm.Normal("head_exponent", config.head_exponent_mean, config.head_exponent_sd)
-            pm.Deterministic("head_start", pt.exp(log_head))
-            head = pt.exp(log_head + head_exponent * (data.log_params - np.log(HEAD_START_PARAMS)))
-            finetuned = data.finetuned.astype(float)
-            log_data = pt.log(own_data + finetuned * head)
-            floor = floor + finetuned * delta[l]
-            log_data_term = theta[l, 3] - theta[l, 4] * (log_data - np.log(D_REF))
-        else:
-            log_data_term = theta[l, 3] - theta[l, 4] * (log_data - np.log(D_REF))
-        mean_log_loss = pt.log(floor + pt.exp(log_param_term) + pt.exp(log_data_term))
-        if config.law == "msl":
-            gamma = _pooled_effect("gamma", 0.0, config.gamma_scale, config.gamma_sd, n_languages)
-            mean_log_loss = mean_log_loss - gamma[l] * np.log(data.family_share)
+                params[shared.name] = pm.Normal(shared.name, centre, spread)
+        if spec.uses_transfer:
+            params["tau"] = _transfer_weights(data, config, bts_prior)
+        mean_log_loss = spec.mean_log_loss(pt, data, params)
+        if keep_mean:
+            pm.Deterministic("mean_log_loss", mean_log_loss, dims="run")
         if config.sigma_floor > 0:
             sigma = pm.Deterministic("sigma", config.sigma_floor + pm.HalfNormal("sigma_excess", config.sigma_scale))
         else:
@@ -559,3 +340,26 @@ def build_law_model(
             nu = config.student_nu
         pm.StudentT("log_loss", nu=nu, mu=mean_log_loss, sigma=sigma, observed=data.log_loss, dims="run")
     return model
+
+
+def _transfer_weights(data: LawData, config: LawConfig, bts_prior: pd.DataFrame | None):  # noqa: ANN202
+    """Per-row transfer weights ``(rows, MAX_TRANSFER_SOURCES)``: ``tau`` of each used slot's pair.
+
+    Each pair's BTS has a normal prior (moment-matched to ``bts_prior`` when given, else a
+    pooled normal), and ``tau = BTS / (2 - BTS)``; unused slots have no tokens, so their
+    weight is irrelevant.
+    """
+    import pymc as pm
+
+    if not data.pairs:
+        return 0.0
+    if bts_prior is not None:
+        prior = bts_prior.loc[list(data.pairs)]
+        bts = pm.Normal("bts", prior["mean"].to_numpy(), prior["sd"].to_numpy(), dims="pair")
+    else:
+        bts_mu = pm.Normal("bts_mu", config.bts_pooled_mean, config.bts_pooled_sd)
+        bts_sd = pm.HalfNormal("bts_sd", 0.3)
+        bts_z = pm.Normal("bts_z", 0.0, 1.0, dims="pair")
+        bts = pm.Deterministic("bts", bts_mu + bts_sd * bts_z, dims="pair")
+    tau = pm.Deterministic("tau", bts / (2.0 - bts), dims="pair")
+    return tau[data.transfer_pair]

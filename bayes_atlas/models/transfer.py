@@ -22,20 +22,97 @@ data, the regime where non-centring wins).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
+    "LATENT_PARAMETERS",
+    "PAIR_PARAMETERS",
     "TransferConfig",
     "TransferData",
     "build_transfer_model",
+    "latent_bts",
+    "log_likelihood",
+    "likelihood_units",
     "prepare_transfer_data",
     "sample_pair_effects",
 ]
 
 NOISE_GROUPS = ("measured", "predicted")
+#: Parameters of the latent BTS without the pair effects (the mean the sampler sees).
+LATENT_PARAMETERS = ("intercept", "beta_script", "beta_family", "target_effect", "source_effect")
+#: The pair effects (integrated out while sampling, redrawn afterwards).
+PAIR_PARAMETERS = ("symmetric", "asymmetric")
+
+
+def latent_bts(
+    params: Mapping[str, Any],
+    target: np.ndarray,
+    source: np.ndarray,
+    same_script: np.ndarray,
+    same_family: np.ndarray,
+    pair: np.ndarray | None = None,
+    sign: np.ndarray | None = None,
+) -> Any:
+    """The latent BTS of the transfer model: the one place its formula is written.
+
+    ``latent[t, s] = intercept + target_effect[t] + source_effect[s]
+    + beta_script * same_script + beta_family * same_family
+    + symmetric[pair] + sign * asymmetric[pair]``.
+
+    Backend-generic: it uses only indexing (``x[..., i]``, ``x[..., None]``) and arithmetic,
+    so the parameters may be numpy arrays (posterior draws, a simulator's truth) or pytensor
+    tensors (the PyMC builder). Every path that needs the latent transfer calls it: the
+    builder's likelihood mean, :func:`sample_pair_effects`, :func:`log_likelihood`,
+    :func:`bayes_atlas.transfer.simulate_matrix` and every query of
+    :class:`bayes_atlas.transfer.TransferFit`.
+
+    Parameters
+    ----------
+    params
+        ``intercept``, ``beta_script``, ``beta_family`` with shape ``batch`` (``()`` or
+        ``(n_draws,)``); ``target_effect`` and ``source_effect`` with shape ``(*batch, L)``;
+        with ``pair``: ``symmetric`` and ``asymmetric`` with shape ``(*batch, n_pairs)``.
+    target, source
+        1-d integer positions of each cell's target and source in the effect arrays.
+    same_script, same_family
+        1-d 0/1 covariates per cell.
+    pair, sign
+        1-d pair position and sign (+1 when the target is the pair's first language, -1
+        otherwise) per cell. ``None`` leaves the pair effects out: the mean given everything
+        but the pair effects, which the sampler integrates out (they have mean zero).
+
+    Returns
+    -------
+    array
+        Shape ``(*batch, n_cells)``, same backend as ``params``.
+
+    Examples
+    --------
+    >>> params = {"intercept": np.array(-0.4), "beta_script": np.array(0.1), "beta_family": np.array(0.0),
+    ...           "target_effect": np.array([0.0, 0.2]), "source_effect": np.array([0.1, 0.0])}
+    >>> latent_bts(params, np.array([0]), np.array([1]), np.array([1.0]), np.array([0.0])).round(3)
+    array([-0.3])
+    """
+
+    def scalar(name: str) -> Any:
+        return params[name][..., None]
+
+    value = (
+        scalar("intercept")
+        + params["target_effect"][..., target]
+        + params["source_effect"][..., source]
+        + scalar("beta_script") * same_script
+        + scalar("beta_family") * same_family
+    )
+    if pair is not None:
+        if sign is None:
+            raise ValueError("latent_bts: pair effects need the sign of each cell")
+        value = value + params["symmetric"][..., pair] + sign * params["asymmetric"][..., pair]
+    return value
 
 
 @dataclass(frozen=True)
@@ -305,14 +382,16 @@ def build_transfer_model(data: TransferData, config: TransferConfig | None = Non
         extra_var = pt.stack([main_extra_var, other_extra**2]) if main == 0 else pt.stack([other_extra**2, main_extra_var])
         noise_sd = pm.Deterministic("noise_sd", pt.sqrt(floor_var + extra_var), dims="noise_group")
 
+        latent = {
+            "intercept": intercept,
+            "beta_script": beta_script,
+            "beta_family": beta_family,
+            "target_effect": target_effect,
+            "source_effect": source_effect,
+        }
+
         def cell_mean(t: np.ndarray, s: np.ndarray):
-            return (
-                intercept
-                + target_effect[t]
-                + source_effect[s]
-                + beta_script * data.same_script[t, s]
-                + beta_family * data.same_family[t, s]
-            )
+            return latent_bts(latent, t, s, data.same_script[t, s], data.same_family[t, s])
 
         # The pair effects are integrated out: given everything else, the two cells of a
         # pair are bivariate normal with variance sym^2 + asym^2 + noise^2 and covariance
@@ -386,23 +465,20 @@ def sample_pair_effects(
     y_2 = np.where(observed_2, data.bts_matrix[second, first], 0.0)
     group_1 = data.group_matrix[first, second]
     group_2 = data.group_matrix[second, first]
-    covariate_script = data.same_script[first, second]  # symmetric in the pair
+    # The covariates are symmetric in the pair: the same for (a, b) and (b, a).
+    covariate_script = data.same_script[first, second]
     covariate_family = data.same_family[first, second]
     symmetric = np.empty((n_draws, first.size))
     asymmetric = np.empty((n_draws, first.size))
     for start in range(0, n_draws, chunk):
         block = slice(start, min(start + chunk, n_draws))
         z = rng.standard_normal((2, block.stop - block.start, first.size))
-        shared = (
-            params["intercept"][block, None]
-            + params["beta_script"][block, None] * covariate_script
-            + params["beta_family"][block, None] * covariate_family
-        )
-        target = params["target_effect"][block]
-        source = params["source_effect"][block]
+        latent = {name: params[name][block] for name in LATENT_PARAMETERS}
+        mean_1 = latent_bts(latent, first, second, covariate_script, covariate_family)
+        mean_2 = latent_bts(latent, second, first, covariate_script, covariate_family)
         # Residuals of the two cells: r1 = y(a,b) - mean(a,b), design (1, +1); r2 = y(b,a) - mean(b,a), design (1, -1).
-        resid_1 = (y_1 - shared - target[:, first] - source[:, second]) * observed_1
-        resid_2 = (y_2 - shared - target[:, second] - source[:, first]) * observed_2
+        resid_1 = (y_1 - mean_1) * observed_1
+        resid_2 = (y_2 - mean_2) * observed_2
         inverse_var = 1.0 / params["noise_sd"][block] ** 2
         precision_1 = inverse_var[:, group_1] * observed_1
         precision_2 = inverse_var[:, group_2] * observed_2
@@ -421,3 +497,66 @@ def sample_pair_effects(
         symmetric[block] = (p_aa * b_s - p_sa * b_a) / det + l_11 * z[0]
         asymmetric[block] = (p_ss * b_a - p_sa * b_s) / det + l_21 * z[0] + l_22 * z[1]
     return symmetric, asymmetric
+
+
+def likelihood_units(data: TransferData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The conditionally independent units of the likelihood, in the order of :func:`log_likelihood`.
+
+    Given the sampled parameters (pair effects integrated out) the two cells of a pair are
+    dependent, so a unit is a pair whose two cells are both observed, or a single observed
+    cell whose reverse cell is missing. PSIS-LOO over these units is leave-one-pair-out.
+
+    Returns
+    -------
+    (target, source, n_cells)
+        Positions of the unit's (first) cell and its number of cells (2 or 1).
+    """
+    both = np.flatnonzero(data.both_observed)
+    target = np.concatenate([data.pair_first[both], data.single_target]).astype(np.int64)
+    source = np.concatenate([data.pair_second[both], data.single_source]).astype(np.int64)
+    n_cells = np.concatenate([np.full(both.size, 2), np.ones(data.single_target.size, dtype=np.int64)])
+    return target, source, n_cells
+
+
+def log_likelihood(data: TransferData, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Pointwise log likelihood per unit (:func:`likelihood_units`) and posterior draw.
+
+    The density the sampler used, with the pair effects integrated out: a pair with both
+    cells observed is bivariate normal (variances ``sym^2 + asym^2 + noise_g^2``, covariance
+    ``sym^2 - asym^2``); a single cell is normal with its marginal variance. The means come
+    from :func:`latent_bts`.
+
+    Parameters
+    ----------
+    data
+        The fitted data.
+    params
+        Flat draws: the :data:`LATENT_PARAMETERS`, ``symmetric_sd``, ``asymmetric_sd``
+        ``(draws,)`` and ``noise_sd`` ``(draws, 2)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(draws, n_units)``; summed over units it is the model's log likelihood.
+    """
+    both = np.flatnonzero(data.both_observed)
+    a, b = data.pair_first[both], data.pair_second[both]
+    t, s = data.single_target, data.single_source
+    symmetric_var = params["symmetric_sd"][:, None] ** 2
+    asymmetric_var = params["asymmetric_sd"][:, None] ** 2
+    noise_var = params["noise_sd"] ** 2
+    pair_var = symmetric_var + asymmetric_var
+    pair_cov = symmetric_var - asymmetric_var
+
+    r_1 = data.bts_matrix[a, b] - latent_bts(params, a, b, data.same_script[a, b], data.same_family[a, b])
+    r_2 = data.bts_matrix[b, a] - latent_bts(params, b, a, data.same_script[b, a], data.same_family[b, a])
+    var_1 = pair_var + noise_var[:, data.group_matrix[a, b]]
+    var_2 = pair_var + noise_var[:, data.group_matrix[b, a]]
+    det = var_1 * var_2 - pair_cov**2
+    quadratic = (var_2 * r_1**2 - 2.0 * pair_cov * r_1 * r_2 + var_1 * r_2**2) / det
+    pairs = -np.log(2.0 * np.pi) - 0.5 * np.log(det) - 0.5 * quadratic
+
+    r = data.bts_matrix[t, s] - latent_bts(params, t, s, data.same_script[t, s], data.same_family[t, s])
+    var = pair_var + noise_var[:, data.group_matrix[t, s]]
+    singles = -0.5 * np.log(2.0 * np.pi * var) - 0.5 * r**2 / var
+    return np.concatenate([pairs, singles], axis=1)

@@ -1,12 +1,15 @@
-"""Scaling-law functions: pure array maths, numpy and jax.numpy alike.
+"""Closed forms and numeric helpers of the scaling laws: pure array maths.
 
-Every function broadcasts over its arguments, so a vector of posterior draws can be passed
-for any parameter. Formulas are those of ATLAS (Longpre et al. 2026, Sec. 3, 5, 6; see
-``../shared/atlas/FACTS.md``), Chinchilla (Hoffmann et al. 2022), the data-constrained law
-(Muennighoff et al. 2023) and the multilingual law of He et al. 2024.
+The loss formulas themselves live once each in the law registry (:mod:`bayes_atlas.laws`,
+one module per law); this module holds what the laws share or derive from them: the
+repetition saturation ``S`` (ATLAS Eq. 3), reference-scale amplitudes, the transfer weight
+``tau = BTS / (2 - BTS)``, closed-form and numeric compute optima and the curse law's
+expansion multipliers. Formulas are those of ATLAS (Longpre et al. 2026, Sec. 3, 5, 6; see
+``../shared/atlas/FACTS.md``), Chinchilla (Hoffmann et al. 2022) and the data-constrained law
+(Muennighoff et al. 2023).
 
-No sampling and no I/O happen here. Arrays from JAX stay JAX arrays (usable inside a
-NumPyro/PyMC-JAX model); everything else is computed with numpy.
+Every function broadcasts, so a vector of posterior draws can be passed for any parameter.
+No sampling and no I/O happen here.
 """
 
 from __future__ import annotations
@@ -23,18 +26,12 @@ __all__ = [
     "R_N_STAR",
     "ExpansionMultipliers",
     "amplitude_from_reference",
-    "atlas_effective_data",
-    "atlas_loss",
     "bts_from_tau",
     "chinchilla_loss",
-    "chinchilla_loss_ref",
     "compute_optimal_chinchilla",
     "compute_optimal_numeric",
     "compute_optimal_repeated",
-    "curse_loss",
-    "dcsl_loss",
     "expansion_multipliers",
-    "msl_loss",
     "reference_from_amplitude",
     "saturate",
     "tau_from_bts",
@@ -47,45 +44,52 @@ D_REF = 1e10
 R_D_STAR = 15.39
 R_N_STAR = 5.31
 
-Array = Any  # numpy or jax array, or a Python scalar
+Array = Any  # numpy, jax or pytensor array, or a Python scalar
 
 
 def _xp(*arrays: object) -> Any:
-    """jax.numpy if any argument is a JAX array (or tracer), else numpy."""
+    """jax.numpy if any argument is a JAX array (or tracer), pytensor.tensor for a tensor, else numpy."""
     for value in arrays:
-        if type(value).__module__.startswith(("jax", "jaxlib")):
+        module = type(value).__module__
+        if module.startswith(("jax", "jaxlib")):
             import jax.numpy as jnp
 
             return jnp
+        if module.startswith("pytensor"):
+            import pytensor.tensor as pt
+
+            return pt
     return np
 
 
+def _is_data(*arrays: object) -> bool:
+    """True when every argument is concrete numpy data (no tensor or tracer)."""
+    return all(isinstance(value, np.ndarray | np.generic | float | int) for value in arrays)
+
+
 def chinchilla_loss(N: Array, D: Array, E: Array, A: Array, alpha: Array, B: Array, beta: Array) -> Array:
-    """Chinchilla loss ``E + A / N^alpha + B / D^beta``.
+    """Chinchilla loss ``E + A / N^alpha + B / D^beta`` with raw amplitudes.
+
+    The registry's ``chinchilla`` law (:mod:`bayes_atlas.laws.chinchilla`) evaluated at
+    ``a = log A - alpha log N_REF``, ``b = log B - beta log D_REF``.
 
     Examples
     --------
     >>> round(float(chinchilla_loss(1e9, 2e10, 1.69, 406.4, 0.34, 410.7, 0.28)), 3)
     2.58
     """
+    from bayes_atlas.laws.design import Design
+    from bayes_atlas.laws.registry import get_law
+
     xp = _xp(N, D, E, A, alpha, B, beta)
-    N, D = xp.asarray(N, dtype=float), xp.asarray(D, dtype=float)
-    return E + A * xp.power(N, -alpha) + B * xp.power(D, -beta)
-
-
-def chinchilla_loss_ref(
-    N: Array, D: Array, E: Array, a: Array, alpha: Array, b: Array, beta: Array, N0: float = N_REF, D0: float = D_REF
-) -> Array:
-    """Chinchilla loss with reference-scale amplitudes.
-
-    ``E + exp(a - alpha log(N / N0)) + exp(b - beta log(D / D0))``; ``a`` and ``b`` are the
-    log loss contributions at N0 and D0, which removes most of the amplitude/exponent
-    correlation of the raw form (DESIGN.md).
-    """
-    xp = _xp(N, D, E, a, alpha, b, beta)
-    return E + xp.exp(a - alpha * xp.log(xp.asarray(N, dtype=float) / N0)) + xp.exp(
-        b - beta * xp.log(xp.asarray(D, dtype=float) / D0)
-    )
+    params = {
+        "log_E": xp.log(E),
+        "a": reference_from_amplitude(A, alpha, N_REF),
+        "alpha": alpha,
+        "b": reference_from_amplitude(B, beta, D_REF),
+        "beta": beta,
+    }
+    return xp.exp(get_law("chinchilla").mean_log_loss(xp, Design.of_run(params=N, tokens=D), params))
 
 
 def amplitude_from_reference(log_amplitude_ref: Array, exponent: Array, scale: float) -> Array:
@@ -100,134 +104,39 @@ def reference_from_amplitude(amplitude: Array, exponent: Array, scale: float) ->
     return xp.log(amplitude) - exponent * np.log(scale)
 
 
-def saturate(D: Array, U: Array, lam: Array) -> Array:
+def saturate(D: Array, U: Array, lam: Array, xp: Any = None) -> Array:
     """Effective data under repetition, ``S(D; U)`` of ATLAS Eq. 3.
 
     ``S = D`` for ``D <= U`` (at most one epoch) and
     ``S = U (1 + (1 - exp(-lam (D/U - 1))) / lam)`` beyond, which tends to ``U (1 + 1/lam)``.
     ``U = inf`` (or NaN) means unlimited unique data, so ``S = D``.
 
+    Parameters
+    ----------
+    D, U
+        Tokens and unique tokens (data: numpy).
+    lam
+        Repetition rate (a number, numpy draws, or a pytensor / JAX tensor).
+    xp
+        Array namespace of ``lam`` (numpy, ``jax.numpy`` or ``pytensor.tensor``); detected
+        when None. Data-only parts are computed with numpy whenever the data are numpy, so
+        no branch of ``where`` ever carries a NaN gradient.
+
     Examples
     --------
     >>> float(saturate(2e9, 1e9, 1 / 15.4)) < 2e9
     True
     """
-    xp = _xp(D, U, lam)
-    D = xp.asarray(D, dtype=float)
-    U = xp.asarray(U, dtype=float)
-    U = xp.where(xp.isnan(U), xp.inf, U)
-    finite_U = xp.where(xp.isfinite(U), U, 1.0)
-    excess = xp.maximum(D / finite_U - 1.0, 0.0)
-    repeated = finite_U * (1.0 + -xp.expm1(-lam * excess) / lam)
-    return xp.where((D <= U) | ~xp.isfinite(U), D, repeated)
-
-
-def atlas_effective_data(
-    D_target: Array,
-    U_target: Array,
-    lam: Array,
-    D_transfer: Array | None = None,
-    U_transfer: Array | None = None,
-    tau: Array | None = None,
-    D_other: Array = 0.0,
-    U_other: Array = np.inf,
-    tau_other: Array = 0.0,
-) -> Array:
-    """ATLAS effective data (Eq. 2).
-
-    ``D_eff = S(D_t; U_t) + sum_i tau_i S(D_i; U_i) + tau_other S(D_other; U_other)``.
-
-    Parameters
-    ----------
-    D_target, U_target
-        Target-language tokens and unique tokens.
-    lam
-        Repetition rate (one, shared across sources).
-    D_transfer, U_transfer, tau
-        Tokens, unique tokens and transfer weights of the transfer languages ``K_t``; the
-        source axis is the **last** axis (shape ``(..., K)``).
-    D_other, U_other, tau_other
-        All remaining tokens and their weight.
-    """
-    xp = _xp(D_target, U_target, lam, D_transfer, U_transfer, tau, D_other, tau_other)
-    effective = saturate(D_target, U_target, lam)
-    if D_transfer is not None:
-        if tau is None:
-            raise ValueError("tau is required when D_transfer is given")
-        U_transfer = xp.inf if U_transfer is None else U_transfer
-        lam_k = xp.asarray(lam)[..., None] if np.ndim(lam) else lam
-        effective = effective + xp.sum(xp.asarray(tau) * saturate(D_transfer, U_transfer, lam_k), axis=-1)
-    return effective + tau_other * saturate(D_other, U_other, lam)
-
-
-def atlas_loss(
-    N: Array, D_eff: Array, E: Array, A: Array, alpha: Array, B: Array, beta: Array
-) -> Array:
-    """ATLAS loss (Eq. 1): the Chinchilla form evaluated at effective data ``D_eff``."""
-    return chinchilla_loss(N, D_eff, E, A, alpha, B, beta)
-
-
-def dcsl_loss(
-    N: Array,
-    D: Array,
-    U_D: Array,
-    E: Array,
-    A: Array,
-    alpha: Array,
-    B: Array,
-    beta: Array,
-    R_D_star: Array = R_D_STAR,
-    R_N_star: Array = R_N_STAR,
-    U_N: Array | None = None,
-) -> Array:
-    """Data-constrained scaling law (Muennighoff et al. 2023).
-
-    ``D' = U_D + U_D R*_D (1 - exp(-R_D / R*_D))`` with ``R_D = D / U_D - 1`` (clipped at 0)
-    and likewise ``N' = U_N + U_N R*_N (1 - exp(-R_N / R*_N))`` with ``R_N = N / U_N - 1``.
-    ``U_N`` defaults to the compute-optimal parameter count for ``U_D`` tokens under the
-    Chinchilla law with the same (A, alpha, B, beta), as in the paper.
-    """
-    xp = _xp(N, D, U_D, E, A, alpha, B, beta)
-    N, D, U_D = (xp.asarray(v, dtype=float) for v in (N, D, U_D))
-    if U_N is None:
-        U_N = _compute_optimal_params_for_tokens(U_D, A, alpha, B, beta)
-    U_N = xp.minimum(U_N, N)
-    R_D = xp.maximum(D / U_D - 1.0, 0.0)
-    R_N = xp.maximum(N / U_N - 1.0, 0.0)
-    D_prime = U_D + U_D * R_D_star * -xp.expm1(-R_D / R_D_star)
-    N_prime = U_N + U_N * R_N_star * -xp.expm1(-R_N / R_N_star)
-    return E + A * xp.power(N_prime, -alpha) + B * xp.power(D_prime, -beta)
-
-
-def _compute_optimal_params_for_tokens(D: Array, A: Array, alpha: Array, B: Array, beta: Array) -> Array:
-    """N on the Chinchilla compute-optimal frontier that pairs with D tokens."""
-    xp = _xp(D, A, alpha, B, beta)
-    G = xp.power(alpha * A / (beta * B), 1.0 / (alpha + beta))
-    return G * xp.power(D * G, beta / alpha)
-
-
-def msl_loss(
-    N: Array, D: Array, p: Array, E: Array, A: Array, alpha: Array, B: Array, beta: Array, gamma: Array
-) -> Array:
-    """Multilingual scaling law of He et al. 2024: ``(E + A/N^alpha + B/D^beta) p^(-gamma)``.
-
-    ``p`` is the sampling ratio of the target's language family in the training mixture.
-    """
-    xp = _xp(N, D, p, E, A, alpha, B, beta, gamma)
-    return chinchilla_loss(N, D, E, A, alpha, B, beta) * xp.power(xp.asarray(p, dtype=float), -gamma)
-
-
-def curse_loss(
-    K: Array, N: Array, D_t: Array, L_inf: Array, A: Array, phi: Array, alpha: Array, B: Array, psi: Array, beta: Array
-) -> Array:
-    """Curse-of-multilinguality law (ATLAS Sec. 5).
-
-    ``L(K, N, D_t) = L_inf + A K^phi / N^alpha + B K^psi / D_t^beta`` for K languages sampled
-    uniformly with ``D_t`` tokens each.
-    """
-    xp = _xp(K, N, D_t, L_inf, A, phi, alpha, B, psi, beta)
-    K, N, D_t = (xp.asarray(v, dtype=float) for v in (K, N, D_t))
-    return L_inf + A * xp.power(K, phi) * xp.power(N, -alpha) + B * xp.power(K, psi) * xp.power(D_t, -beta)
+    xp = _xp(D, U, lam) if xp is None else xp
+    dp = np if _is_data(D, U) else xp
+    D = dp.asarray(D, dtype=float)
+    U = dp.asarray(U, dtype=float)
+    U = dp.where(dp.isnan(U), dp.inf, U)
+    bounded = dp.isfinite(U)
+    finite_U = dp.where(bounded, U, 1.0)
+    excess = dp.maximum(D / finite_U - 1.0, 0.0)
+    repeated = finite_U * (1.0 - xp.expm1(-lam * excess) / lam)
+    return xp.where((D <= U) | ~bounded, D, repeated)
 
 
 class ExpansionMultipliers(NamedTuple):
@@ -415,7 +324,22 @@ def compute_optimal_repeated(
     True
     """
 
+    from bayes_atlas.laws.design import Design
+    from bayes_atlas.laws.registry import get_law
+
+    law = get_law("atlas")
+    params = {
+        "log_E": np.log(E),
+        "a": reference_from_amplitude(A, alpha, N_REF),
+        "alpha": alpha,
+        "b": reference_from_amplitude(B, beta, D_REF),
+        "beta": beta,
+        "lam": lam,
+        "tau": 0.0,
+        "tau_other": 0.0,
+    }
+
     def loss(N: np.ndarray, D: np.ndarray) -> np.ndarray:
-        return E + A * np.power(N, -alpha) + B * np.power(saturate(D, U, lam), -beta)
+        return np.exp(law.mean_log_loss(np, Design.of_run(params=N, tokens=D, unique=U), params))
 
     return compute_optimal_numeric(C, loss, **kwargs)

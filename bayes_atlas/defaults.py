@@ -1,0 +1,24 @@
+"""One home for the package's defaults: interval mass, sampler settings, the convergence bar.
+
+Fits, evaluation, calibration, decisions and the CLI read these names; change them here.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CHAINS", "CI", "DRAWS", "ESS_MIN", "R_HAT_MAX", "SEED", "TARGET_ACCEPT", "TUNE"]
+
+#: Credible mass of every reported interval (equal-tailed).
+CI = 0.9
+#: NUTS kept draws and tuning steps per chain. Same cost as 1000 + 1000, more kept draws: on
+#: the emulated study (790 rows, 4 chains, 2 cores) 700 + 1300 gave r_hat 1.006, bulk ESS 516
+#: in 176 s; 1000 + 1000 gave r_hat 1.013, ESS 373 in 173 s.
+DRAWS = 1300
+TUNE = 700
+CHAINS = 4
+#: Step-size adaptation target of NUTS.
+TARGET_ACCEPT = 0.95
+#: Seed used where a call takes one and none is given (decisions' population draws).
+SEED = 0
+#: The project's convergence bar: r_hat at most 1.01, bulk and tail ESS at least 400, no divergences.
+R_HAT_MAX = 1.01
+ESS_MIN = 400

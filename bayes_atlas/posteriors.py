@@ -1,0 +1,124 @@
+"""Load any saved posterior, and check it is the kind a question needs.
+
+:func:`load` reads a file written by ``Fit.save`` (a law fit) or ``TransferFit.save`` (the
+transfer map) and dispatches on the model kind stored in it. Loaded files are cached by
+content identity (resolved path, size and modification time), so saving a new fit over a
+file is never answered from the old draws. :func:`resolve` is what every decision calls: it
+takes a fitted object, a path or None (the shipped posterior for the role) and refuses a
+posterior of the wrong law with :class:`bayes_atlas.errors.PosteriorKindError`.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from bayes_atlas.errors import PosteriorFileError, PosteriorKindError
+
+__all__ = ["DEFAULT_FILES", "ROLES", "load", "resolve"]
+
+#: Shipped posteriors by role (files in ``models/``).
+DEFAULT_FILES = {
+    "law": "atlas-emulated.nc",
+    "curse": "curse-emulated.nc",
+    "finetune": "finetune-emulated.nc",
+    "transfer": "transfer.nc",
+}
+#: Which fitted laws answer each role's questions.
+ROLES = {
+    "law": ("atlas", "chinchilla", "dcsl", "msl"),
+    "curse": ("curse",),
+    "finetune": ("finetune",),
+    "transfer": ("transfer",),
+}
+
+
+@functools.lru_cache(maxsize=16)
+def _load_file(path: str, size: int, mtime_ns: int) -> Any:  # noqa: ARG001 - size and mtime key the cache
+    import xarray as xr
+
+    try:
+        with xr.open_datatree(path, engine="h5netcdf") as opened:
+            kind = opened.attrs.get("bayes_atlas_model")
+    except Exception as error:  # noqa: BLE001 - any reader failure is one user-facing error
+        raise PosteriorFileError(f"cannot read {path} as a netCDF posterior: {error}") from error
+    if kind == "transfer":
+        from bayes_atlas.transfer import TransferFit
+
+        return TransferFit.load(path)
+    if kind == "law":
+        from bayes_atlas.scaling import Fit
+
+        return Fit.load(path)
+    raise PosteriorFileError(f"{path} holds no bayes_atlas posterior (model kind {kind!r}); fit one and save it")
+
+
+def load(path: str | Path) -> Any:
+    """Read a saved posterior of any kind: a law fit (:class:`bayes_atlas.Fit`) or a transfer fit.
+
+    Parameters
+    ----------
+    path
+        A file written by ``Fit.save`` or ``TransferFit.save``.
+
+    Returns
+    -------
+    Fit or TransferFit
+
+    Raises
+    ------
+    bayes_atlas.PosteriorFileError
+        Missing, unreadable, not a bayes_atlas posterior, or of an incompatible format.
+
+    Examples
+    --------
+    >>> import bayes_atlas
+    >>> from bayes_atlas._paths import models_dir
+    >>> bayes_atlas.load(models_dir() / "finetune-emulated.nc").law
+    'finetune'
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise PosteriorFileError(f"no posterior file at {file}")
+    stat = file.stat()
+    return _load_file(str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def _kind(fitted: Any) -> str:
+    return "transfer" if type(fitted).__name__ == "TransferFit" else str(getattr(fitted, "law", "?"))
+
+
+def resolve(role: str, posterior: Any = None) -> Any:
+    """The posterior for ``role`` (``law``, ``curse``, ``finetune``, ``transfer``), checked.
+
+    ``posterior`` may be a fitted object, a path to a saved one, or None for the shipped one.
+
+    Raises
+    ------
+    bayes_atlas.PosteriorKindError
+        The posterior is of a law that does not answer this role's questions.
+    bayes_atlas.PosteriorFileError
+        No file there, or an unreadable one.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {tuple(ROLES)}, got {role!r}")
+    if posterior is None:
+        from bayes_atlas._paths import models_dir
+
+        path = models_dir() / DEFAULT_FILES[role]
+        if not path.is_file():
+            raise PosteriorFileError(f"no {role} posterior at {path}; see models/README.md for how to regenerate it")
+        fitted, where = load(path), str(path)
+    elif isinstance(posterior, str | Path):
+        fitted, where = load(posterior), str(posterior)
+    else:
+        fitted, where = posterior, "the posterior given"
+    found = _kind(fitted)
+    if found not in ROLES[role]:
+        expected = " or ".join(repr(law) for law in ROLES[role])
+        raise PosteriorKindError(
+            f"{where} holds a posterior of kind {found!r}, but this question needs the {role} posterior: "
+            f"a fit of kind {expected} (fit one with bayes_atlas.fit(runs, law=...), or pass None for the shipped one)"
+        )
+    return fitted
