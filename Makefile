@@ -9,7 +9,7 @@ COMPUTE ?= 1e21
 export JAX_COMPILATION_CACHE_DIR := $(CURDIR)/.cache/jax
 export BAYES_ATLAS_DATA_MIRROR ?= $(abspath $(CURDIR)/../shared/external)
 
-.PHONY: main test test-slow venv clean
+.PHONY: main lint test test-slow venv clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; bayes_atlas needs CPython 3.12 (pyenv build on these machines)"; exit 1; }
@@ -22,7 +22,11 @@ venv: $(STAMP)
 main: $(STAMP)
 	$(VENV)/bin/bayes-atlas recommend --target $(TARGET) --compute $(COMPUTE)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check bayes_atlas tests benchmarks
+	$(VENV)/bin/ruff format --check bayes_atlas tests benchmarks
+
+test: lint
 	$(VENV)/bin/python -m pytest -q
 
 test-slow: $(STAMP)

@@ -50,22 +50,31 @@ _EXPORTS = {
     "expand_languages": "decisions",
     "crossover": "decisions",
     "Recommendation": "decisions",
+    "optimal_mixture": "decisions",
+    "MixtureResult": "decisions",
+    "next_run": "decisions",
+    "NextRunPlan": "decisions",
     "evaluate": "evaluation",
     "TransferFit": "transfer",
     "LawConfig": "models.law",
-    **{name: "errors" for name in (
-        "BayesAtlasWarning",
-        "ConvergenceWarning",
-        "DatasetError",
-        "DecisionWarning",
-        "FitInputError",
-        "PosteriorFileError",
-        "PosteriorKindError",
-        "RunTableError",
-        "RunTableWarning",
-        "TransferInputError",
-        "UnknownLanguageError",
-    )},
+    **{
+        name: "errors"
+        for name in (
+            "BayesAtlasWarning",
+            "ConvergenceWarning",
+            "DatasetError",
+            "DecisionWarning",
+            "FitFailedError",
+            "FitInputError",
+            "IdentifiabilityWarning",
+            "PosteriorFileError",
+            "PosteriorKindError",
+            "RunTableError",
+            "RunTableWarning",
+            "TransferInputError",
+            "UnknownLanguageError",
+        )
+    },
 }
 
 __all__ = [*_SUBMODULES, *_EXPORTS, "__version__"]

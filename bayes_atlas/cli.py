@@ -29,14 +29,14 @@ from typing import Any, NamedTuple
 import click
 
 from bayes_atlas import __version__
+from bayes_atlas.errors import WARNING_CODES
 
-JSON_HELP = (
-    "Machine-readable output: strict JSON (NaN and infinities written as null) with a 'warnings' list "
-    "of {code, text}."
-)
+JSON_HELP = "Machine-readable output: strict JSON (NaN and infinities written as null) with a 'warnings' list of {code, text}."
 CI_HELP = "Credible mass of the equal-tailed intervals (0.9: 90% intervals)."
 FORCE_HELP = "Replace an existing output file even if bayes_atlas did not write it."
 #: bayes_atlas.runs.LOSS_UNITS, spelled out so that the CLI starts without importing pandas (a test keeps them in sync).
+#: bayes_atlas.laws.LAWS, spelled out so the CLI starts without numpy (a test keeps them equal).
+LAW_CHOICES = ("atlas", "chinchilla", "dcsl", "msl", "curse", "finetune")
 LOSS_UNITS = ("nats/token", "bits/token", "nats/byte", "bits/byte", "bits/sequence")
 LOSS_UNIT_HELP = "Unit of the loss column (per byte / per sequence: e.g. Goldfish's bits per sentence)."
 
@@ -57,17 +57,13 @@ _FLAGS = {
     "chains": "--chains",
     "k": "--k",
     "n_permutations": "--permutations",
+    "target_weights": "--target-weights",
+    "candidates": "--candidates",
+    "budget": "--budget",
 }
 
-#: What each decision-warning code means (DecisionWarning's docstring), for codes that come without text.
-_CODE_MEANINGS = {
-    "BA201": "the answer extrapolates beyond the model sizes or token counts the posterior was fitted on",
-    "BA202": "an emulated posterior (fitted to simulated runs, not the paper's) is in use; fit your own run table "
-    "with `bayes-atlas fit` and pass it as --posterior",
-    "BA203": "the posterior used failed its convergence checks; refit with more draws",
-    "BA204": "a language the posterior never saw is answered from the fitted population (wider intervals)",
-    "BA205": "a part of the answer is missing because its posterior is",
-}
+#: What each warning code means (bayes_atlas.errors), for codes that come without text.
+_CODE_MEANINGS = WARNING_CODES
 
 _QUIET_CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ImportWarning, ResourceWarning)
 
@@ -176,7 +172,9 @@ def _merge(*groups: Iterable[_Warning]) -> list[_Warning]:
     return out
 
 
-def _translated(found: Iterable[_Warning], flags: dict[str, str] | None = None, roles: dict[str, str] | None = None) -> list[_Warning]:
+def _translated(
+    found: Iterable[_Warning], flags: dict[str, str] | None = None, roles: dict[str, str] | None = None
+) -> list[_Warning]:
     return [_Warning(w.code, _cli_words(w.text, flags, roles)) for w in found]
 
 
@@ -440,8 +438,20 @@ def fit_transfer(
 
 
 @main.command(name="evaluate-transfer")
-@click.option("--scheme", type=click.Choice(["random", "language"]), default="random", show_default=True, help="Held-out cells at random, or whole languages.")
-@click.option("--fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Share of cells held out (random scheme).")
+@click.option(
+    "--scheme",
+    type=click.Choice(["random", "language"]),
+    default="random",
+    show_default=True,
+    help="Held-out cells at random, or whole languages.",
+)
+@click.option(
+    "--fraction",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Share of cells held out (random scheme).",
+)
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds (random scheme: one mask each).")
 @click.option("--languages", "held_out", default=None, help="Comma-separated languages to leave out (default: all).")
 @click.option("--draws", default=1000, show_default=True, type=click.IntRange(1), help="Kept draws per chain.")
@@ -504,7 +514,13 @@ def evaluate_transfer(
 @main.command()
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for the figures.")
 @click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A transfer posterior (default: shipped).")
-@click.option("--permutations", default=2000, show_default=True, type=click.IntRange(1), help="Language relabellings of the script/family test.")
+@click.option(
+    "--permutations",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Language relabellings of the script/family test.",
+)
 @click.option("--format", "formats", default="png,pdf", show_default=True, help="Comma-separated file formats.")
 def figures(out: str, posterior: str | None, permutations: int, formats: str) -> None:
     """Regenerate the study's figures with posterior bands into OUT (PNG and PDF).
@@ -527,13 +543,14 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
         raise click.UsageError(str(err).replace("/.bayes-atlas-check", "")) from None
 
     from bayes_atlas import figures as figs
-    from bayes_atlas.transfer import TransferFit, load_default, script_family_tests
+    from bayes_atlas.transfer import TransferFit, load_default
+    from bayes_atlas.transfer_stats import script_family_tests
 
     with _capture_warnings() as found:
         fit = TransferFit.load(posterior) if posterior else load_default()
         made = {
             "transfer_heatmap": figs.transfer_heatmap(fit),
-            "script_family": figs.script_family_plot(script_family_tests(fit, n_permutations=permutations)),
+            "script_family": figs.script_family_plot(script_family_tests(fit=fit, n_permutations=permutations).comparison()),
             "transfer_asymmetry": figs.asymmetry_plot(fit),
             "compute_optimal": figs.compute_optimal_plot(),
             "curse": figs.curse_plot(),
@@ -552,7 +569,7 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
 @click.option("--emulated", is_flag=True, help="Fit the simulated ATLAS study instead of a CSV (labelled an emulation).")
 @click.option(
     "--law",
-    type=click.Choice(["atlas", "chinchilla", "dcsl", "msl", "curse", "finetune"]),
+    type=click.Choice(LAW_CHOICES),
     default="atlas",
     show_default=True,
     help="The scaling law to fit (see bayes_atlas.fit).",
@@ -571,6 +588,11 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
 )
 @click.option("--max-draws", type=click.IntRange(1), help="Store at most this many draws (thinned evenly).")
 @click.option("--float32", is_flag=True, help="Store draws in single precision.")
+@click.option(
+    "--compact",
+    is_flag=True,
+    help="Store the posterior only (default: the whole ArviZ DataTree, with sample stats, data and log likelihood for az.loo).",
+)
 @click.option(
     "--theta-prior",
     type=click.Path(dir_okay=False, exists=True),
@@ -591,6 +613,7 @@ def fit_command(
     target_accept: float | None,
     max_draws: int | None,
     float32: bool,
+    compact: bool,
     theta_prior: str | None,
     force: bool,
 ) -> None:
@@ -605,6 +628,7 @@ def fit_command(
         _check_out(card, option="--card", inputs=[*inputs, ("--out", out)], force=force, ours=is_model_card, what="model card")
 
     from bayes_atlas._io import write_atomically
+    from bayes_atlas.errors import FitFailedError
     from bayes_atlas.inference import PosteriorFileError
     from bayes_atlas.runs import RunTable, RunTableError
     from bayes_atlas.scaling import FitInputError, emulated_study_runs, fit, model_card
@@ -618,10 +642,12 @@ def fit_command(
                 for name, value in (("draws", draws), ("tune", tune), ("target_accept", target_accept))
                 if value is not None
             }
+            if emulated:  # the simulator draws transfer from the published matrix: the same setting
+                settings["transfer_setting_sd"] = 0.0
             result = fit(runs, law=law, chains=chains, random_seed=seed, theta_prior=theta_prior, **settings)
-    except (RunTableError, FitInputError, PosteriorFileError) as err:
+    except (RunTableError, FitInputError, FitFailedError, PosteriorFileError) as err:
         _fail(str(err))
-    result.save(out, max_draws=max_draws, float32=float32)
+    result.save(out, max_draws=max_draws, float32=float32, compact=compact)
     click.echo(f"wrote {result!r} to {out}")
     if card:
         if emulated:
@@ -752,8 +778,16 @@ _RECOMMEND_ROLES = {"law": "--posterior", "finetune": "--finetune", "transfer": 
 @click.option("--unique-tokens", default=None, help="Unique tokens of target text available (data repeat beyond it).")
 @click.option("--languages", default=None, help="Comma-separated co-training languages mixed uniformly with the target.")
 @click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=CI_HELP)
-@click.option("--regret", default=0.005, show_default=True, type=click.FloatRange(0, min_open=True), help="Relative loss tolerance of the regret band.")
-@click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="An ATLAS-law posterior saved by `bayes-atlas fit`.")
+@click.option(
+    "--regret",
+    default=0.005,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Relative loss tolerance of the regret band.",
+)
+@click.option(
+    "--posterior", type=click.Path(dir_okay=False, exists=True), help="An ATLAS-law posterior saved by `bayes-atlas fit`."
+)
 @click.option(
     "--finetune",
     type=click.Path(dir_okay=False, exists=True),
@@ -828,17 +862,226 @@ def recommend(
         )
     if d.get("advice"):
         click.echo(f"Finetune or pretrain: {d['advice']}.")
-    click.echo(f"\nBest co-training languages (transfer posterior): {d['co_training']}")
+    click.echo(f"\nCo-training at this budget (mixture optimiser, `bayes-atlas mixture`): {d['co_training']}")
+    click.echo(
+        "\nBTS of sources for this target (transfer posterior; a 50/50 bilingual run at the paper's scale, "
+        "not whether mixing pays at this budget):"
+    )
     with pd.option_context("display.float_format", "{:.2f}".format):
         click.echo(rec.helpers.to_string())
     _report(found)
 
 
+def _unique_tokens_option(text: str | None) -> float | dict[str, float] | None:
+    """``5e9`` (the one target) or ``ca=5e9,es=inf`` (per language)."""
+    if text is None:
+        return None
+    if "=" not in text:
+        return _float_or_none(text, "unique-tokens")
+    out = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        code, _, value = item.partition("=")
+        if not code.strip() or not value.strip():
+            raise click.UsageError(f"--unique-tokens takes LANG=TOKENS pairs such as ca=5e9,es=1e12; got {item!r}")
+        out[code.strip()] = _float_or_none(value.strip(), "unique-tokens")
+    return out
+
+
+@main.command(name="mixture")
+@click.option("--target", "-t", required=True, help="Target language(s), comma-separated ISO 639 codes (e.g. ca or ca,eu).")
+@click.option("--compute", "-c", required=True, help="Training budget in FLOPs (e.g. 1e21).")
+@click.option(
+    "--unique-tokens", default=None, help="Unique tokens: one number for a single target, or LANG=TOKENS pairs (ca=5e9,es=1e12)."
+)
+@click.option(
+    "--candidates", default=None, help="Comma-separated co-training candidates (default: the best BTS sources of each target)."
+)
+@click.option(
+    "--target-weights", default=None, help="Comma-separated weights of the targets' losses, summing to 1 (default: equal)."
+)
+@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=CI_HELP)
+@click.option(
+    "--posterior", type=click.Path(dir_okay=False, exists=True), help="An ATLAS-law posterior saved by `bayes-atlas fit`."
+)
+@click.option(
+    "--transfer", type=click.Path(dir_okay=False, exists=True), help="A transfer posterior saved by `bayes-atlas fit-transfer`."
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of population draws and transfer resampling.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def mixture_command(
+    target: str,
+    compute: str,
+    unique_tokens: str | None,
+    candidates: str | None,
+    target_weights: str | None,
+    ci: float,
+    posterior: str | None,
+    transfer: str | None,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """The language mixture with the lowest posterior expected loss for TARGET(s) at a budget, with
+    N and D, against monolingual, uniform, temperature and Unimax sampling."""
+    from bayes_atlas.decisions import optimal_mixture
+
+    targets = [c.strip() for c in target.split(",") if c.strip()]
+    cands = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
+    weights = None
+    if target_weights:
+        try:
+            weights = [float(v) for v in target_weights.split(",") if v.strip()]
+        except ValueError:
+            raise click.UsageError(
+                f"--target-weights takes comma-separated numbers such as 0.7,0.3; got {target_weights!r}"
+            ) from None
+    flags = {"candidates": "--candidates", "target_weights": "--target-weights", "targets": "--target"}
+    roles = {"law": "--posterior", "transfer": "--transfer"}
+    try:
+        with _capture_warnings() as caught:
+            result = optimal_mixture(
+                targets,
+                _float_or_none(compute, "compute"),
+                unique_tokens=_unique_tokens_option(unique_tokens),
+                candidates=cands,
+                target_weights=weights,
+                ci=ci,
+                posterior=posterior,
+                transfer=transfer,
+                random_seed=seed,
+                warn=False,
+            )
+    except _decision_errors() as err:
+        raise click.ClickException(_cli_words(str(err), flags, roles)) from None
+    found = _translated(_merge(map(_as_warning, result.warnings), caught), flags, roles)
+    notes = [_cli_words(n, flags) for n in result.notes]
+    if as_json:
+        payload = result.to_dict()
+        payload.pop("warnings", None)
+        payload["notes"] = notes
+        _emit_json(payload, found)
+        return
+    import pandas as pd
+
+    click.echo(f"Bayes mixture for {'+'.join(result.targets)} at {result.compute:.3g} FLOPs ({ci:.0%} intervals)")
+    click.echo("  " + ", ".join(f"{c} {v:.3f}" for c, v in result.weights.items() if v > 0))
+    s = result.summary()
+    click.echo(f"  N = {result.params:.3g} parameters, D = {result.tokens:.3g} tokens")
+    for name in [q for q in s.index if not q.startswith("diff_")]:
+        m, lo, hi = s.loc[name]
+        click.echo(f"  {name}: {m:.4g} [{lo:.4g}, {hi:.4g}]")
+    click.echo(f"\n{result.decision['text']}")
+    with pd.option_context("display.float_format", "{:.4g}".format, "display.width", 160, "display.max_colwidth", 60):
+        if len(result.effects):
+            click.echo(
+                "\nEffect of each language (loss change when its weight is set to 0 and the rest renormalised; > 0: it helps):"
+            )
+            click.echo(result.effects.to_string())
+        click.echo("\nAgainst other strategies (their loss minus the Bayes mixture's, paired per draw; > 0: Bayes is better):")
+        click.echo(result.comparison.to_string())
+    for n in notes:
+        click.echo(f"note: {n}")
+    _report(found)
+
+
+@main.command(name="next-run")
+@click.option(
+    "--posterior",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A law posterior saved by `bayes-atlas fit` (default: the shipped one).",
+)
+@click.option("--target", "-t", required=True, help="Target language, ISO 639 code (e.g. ca).")
+@click.option(
+    "--compute", "-c", required=True, help="The decision's budget in FLOPs: N* is the compute-optimal size there (e.g. 1e22)."
+)
+@click.option(
+    "--candidates",
+    default="grid",
+    show_default=True,
+    help="'grid' (model sizes x tokens per parameter around the smallest fitted runs) or a CSV with columns params, tokens.",
+)
+@click.option("--budget", default=None, help="FLOPs for the new runs (default: 1% of --compute).")
+@click.option(
+    "--unique-tokens", default=None, help="Unique tokens of the target's text (default: published count, else unlimited)."
+)
+@click.option(
+    "--outcomes", default=32, show_default=True, type=click.IntRange(2), help="Simulated outcomes per candidate (preposterior)."
+)
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1), help="Candidates to show (text mode).")
+@click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=CI_HELP)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the simulated outcomes.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def next_run_command(
+    posterior: str | None,
+    target: str,
+    compute: str,
+    candidates: str,
+    budget: str | None,
+    unique_tokens: str | None,
+    outcomes: int,
+    top: int,
+    ci: float,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Which run to do next: candidate runs ranked by the expected shrinkage of the N* interval per FLOP,
+    and a greedy sequence within --budget."""
+    from bayes_atlas.decisions import next_run
+
+    flags = {"budget": "--budget", "candidates": "--candidates", "n_outcomes": "--outcomes"}
+    try:
+        with _capture_warnings() as caught:
+            plan = next_run(
+                posterior,
+                target,
+                _float_or_none(compute, "compute"),
+                None if candidates == "grid" else candidates,
+                budget=_float_or_none(budget, "budget"),
+                unique_tokens=_float_or_none(unique_tokens, "unique-tokens"),
+                n_outcomes=outcomes,
+                ci=ci,
+                random_seed=seed,
+                warn=False,
+            )
+    except _decision_errors() as err:
+        raise click.ClickException(_cli_words(str(err), flags, {"law": "--posterior"})) from None
+    found = _translated(_merge(map(_as_warning, plan.warnings), caught), flags, {"law": "--posterior"})
+    if as_json:
+        payload = plan.to_dict()
+        payload.pop("warnings", None)
+        _emit_json(payload, found)
+        return
+    import pandas as pd
+
+    i = plan.interval
+    click.echo(
+        f"N* for {plan.target} at {plan.compute:.3g} FLOPs now: {i['median']:.3g} [{i['lower']:.3g}, {i['upper']:.3g}] "
+        f"({i['width_decades']:.2f} decades); budget for new runs {plan.budget:.3g} FLOPs"
+    )
+    with pd.option_context("display.float_format", "{:.4g}".format, "display.width", 160):
+        click.echo(
+            f"\nBest {min(top, len(plan.ranking))} of {len(plan.ranking)} candidates (shrinkage in decades, per 1e18 FLOPs):"
+        )
+        click.echo(plan.ranking.head(top).to_string())
+        if len(plan.sequence):
+            click.echo("\nGreedy sequence within the budget (expected width after each run):")
+            click.echo(plan.sequence.to_string(index=False))
+    click.echo(f"\n{plan.decision['text']}")
+    _report(found)
+
+
 @main.command()
-@click.option("--factor", "-r", required=True, type=click.FloatRange(0, min_open=True), help="Expansion factor: 2 = twice the languages.")
+@click.option(
+    "--factor", "-r", required=True, type=click.FloatRange(0, min_open=True), help="Expansion factor: 2 = twice the languages."
+)
 @click.option("--language", default=None, help="Use one language's curse exponents (default: the population).")
 @click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=CI_HELP)
-@click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A curse-law posterior saved by `bayes-atlas fit --law curse`.")
+@click.option(
+    "--posterior",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A curse-law posterior saved by `bayes-atlas fit --law curse`.",
+)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def expand(factor: float, language: str | None, ci: float, posterior: str | None, as_json: bool) -> None:
     """Multipliers of model size, data and compute for going from K to FACTOR x K languages at equal loss."""
@@ -860,39 +1103,20 @@ def expand(factor: float, language: str | None, ci: float, posterior: str | None
     _output_table(table, as_json, title, found, factor=factor, language=language)
 
 
-def _crossover_warnings(table: Any, posterior: str | None) -> list[_Warning]:
-    """The caveats of a crossover table, with their text.
-
-    ``attrs["warnings"]`` (DecisionWarning objects) when the API attaches them; otherwise
-    ``attrs["caveats"]`` holds only codes, and the text is recovered from the same finetune
-    posterior through bayes_atlas.decisions, or, failing that, each code keeps its documented
-    meaning.
-    """
-    attached = table.attrs.get("warnings")
-    if attached:  # DecisionWarning objects, should the API attach them
-        return [_as_warning(w) for w in attached]
-    caveats = list(table.attrs.get("caveats", []))
-    if not caveats:
-        return []
-    if all(not isinstance(c, str) for c in caveats):
-        return [_as_warning(c) for c in caveats]
-    texts: dict[str, str] = {}
-    try:  # bayes_atlas before crossover attached its warnings: rebuild them from the same posterior
-        from bayes_atlas.decisions import _posterior_caveats, load_posterior
-
-        fit = load_posterior("finetune", posterior)
-        for w in _posterior_caveats(fit, "finetune", [table.attrs["target"]]):
-            texts.setdefault(w.code, w.text)
-    except Exception:  # noqa: BLE001 - the documented meaning is the fallback
-        pass
-    return [_Warning(str(c), texts.get(str(c)) or _CODE_MEANINGS.get(str(c), str(c))) for c in caveats]
+def _crossover_warnings(table: Any, posterior: str | None) -> list[_Warning]:  # noqa: ARG001 - kept for callers
+    """The caveats of a crossover table, with their text (``attrs["warnings"]``, DecisionWarning objects)."""
+    return [_as_warning(w) for w in table.attrs.get("warnings", [])]
 
 
 @main.command(name="crossover")
 @click.option("--target", "-t", required=True, help="Target language, ISO 639 code.")
 @click.option("--params", "-n", default="2e9", show_default=True, help="Model size(s), comma-separated.")
 @click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=CI_HELP)
-@click.option("--posterior", type=click.Path(dir_okay=False, exists=True), help="A finetune-law posterior saved by `bayes-atlas fit --law finetune`.")
+@click.option(
+    "--posterior",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A finetune-law posterior saved by `bayes-atlas fit --law finetune`.",
+)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def crossover_command(target: str, params: str, ci: float, posterior: str | None, as_json: bool) -> None:
     """Tokens and compute beyond which pretraining from scratch beats finetuning a multilingual checkpoint.
@@ -916,8 +1140,7 @@ def crossover_command(target: str, params: str, ci: float, posterior: str | None
     target_code = table.attrs["target"]
     table.attrs = {}
     title = (
-        f"Pretrain-vs-finetune crossover for {target_code} ({ci:.0%} intervals): below these tokens "
-        "finetune, above them pretrain"
+        f"Pretrain-vs-finetune crossover for {target_code} ({ci:.0%} intervals): below these tokens finetune, above them pretrain"
     )
     if as_json:
         _emit_json({"title": title, "target": target_code, "rows": _records(table)}, found)
@@ -938,12 +1161,16 @@ def crossover_command(target: str, params: str, ci: float, posterior: str | None
 
 @main.command(name="evaluate")
 @click.argument("runs_csv", required=False, type=click.Path(dir_okay=False, exists=True))
-@click.option("--laws", default="csl,dcsl,msl,atlas_dt,atlas_dt_other,atlas,bayes_atlas", show_default=True, help="Comma-separated.")
+@click.option(
+    "--laws", default="csl,dcsl,msl,atlas_dt,atlas_dt_other,atlas,bayes_atlas", show_default=True, help="Comma-separated."
+)
 @click.option("--splits", default="random,D,N,C,M", show_default=True, help="Comma-separated held-out sets (ATLAS Table 1).")
 @click.option("--languages", default="en,fr,ru,zh,hi,sw,es,de", show_default=True, help="Evaluated languages.")
 @click.option("--loss-unit", default="nats/token", show_default=True, type=click.Choice(LOSS_UNITS), help=LOSS_UNIT_HELP)
 @click.option("--starts", default=8, show_default=True, type=click.IntRange(1), help="Starts per language of the point fits.")
-@click.option("--draws", default=1000, show_default=True, type=click.IntRange(1), help="NUTS draws per chain of the Bayesian fits.")
+@click.option(
+    "--draws", default=1000, show_default=True, type=click.IntRange(1), help="NUTS draws per chain of the Bayesian fits."
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the splits and fits.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the tidy table (CSV) here.")
 @click.option("--force", is_flag=True, help="Replace an existing --out file.")

@@ -12,11 +12,13 @@ code          class                        meaning
 ``BA102``     :class:`ConvergenceWarning`  r_hat above 1.01 (or not finite)
 ``BA103``     :class:`ConvergenceWarning`  bulk or tail ESS below 400 (or not finite)
 ``BA104``     :class:`ConvergenceWarning`  draws at the maximum tree depth (time, not validity)
+``BA105``     :class:`IdentifiabilityWarning` the design cannot identify a parameter, or its posterior is its prior
 ``BA201``     :class:`DecisionWarning`     the answer extrapolates beyond the fitted N / D range
 ``BA202``     :class:`DecisionWarning`     an emulated posterior (fitted to simulated runs)
 ``BA203``     :class:`DecisionWarning`     the posterior failed its convergence checks
 ``BA204``     :class:`DecisionWarning`     a language the posterior never saw (population draw)
 ``BA205``     :class:`DecisionWarning`     part of the answer is missing (its posterior is)
+``BA206``     :class:`DecisionWarning`     the answer rests on parameters the data did not identify
 ``BA301``     :class:`RunTableWarning`     every ``params`` below 1e4 (model sizes in millions?)
 ``BA302``     :class:`RunTableWarning`     every run's total tokens below 1e5 (tokens in billions?)
 ============  ===========================  ===============================================
@@ -30,7 +32,9 @@ __all__ = [
     "ConvergenceWarning",
     "DatasetError",
     "DecisionWarning",
+    "FitFailedError",
     "FitInputError",
+    "IdentifiabilityWarning",
     "PosteriorFileError",
     "PosteriorKindError",
     "RunTableError",
@@ -45,11 +49,13 @@ WARNING_CODES = {
     "BA102": "r_hat above 1.01 (or not finite)",
     "BA103": "bulk or tail ESS below 400 (or not finite)",
     "BA104": "draws at the maximum tree depth",
+    "BA105": "a parameter the design cannot identify (its posterior is its prior)",
     "BA201": "the answer extrapolates beyond the fitted range",
     "BA202": "an emulated posterior is in use",
     "BA203": "the posterior failed its convergence checks",
     "BA204": "a language the posterior never saw",
     "BA205": "part of the answer is missing",
+    "BA206": "the answer rests on parameters the data did not identify",
     "BA301": "every params value below 1e4: model sizes in millions?",
     "BA302": "every run's total tokens below 1e5: tokens in billions?",
 }
@@ -69,6 +75,21 @@ class RunTableError(ValueError):
 
 class FitInputError(ValueError):
     """A run table or argument the law fit cannot use; the message says what to change."""
+
+
+class FitFailedError(RuntimeError):
+    """The chains did not mix (r_hat far above the bar, stuck chains, most draws divergent).
+
+    ``fit`` holds the failed :class:`bayes_atlas.Fit` for inspection (``fit.diagnostics``,
+    ``az.plot_trace(fit.datatree)``); it is not a result to decide from.
+    """
+
+    def __init__(self, message: str, fit: object = None) -> None:
+        super().__init__(message)
+        self.fit = fit
+
+    def __reduce__(self) -> tuple[type, tuple[str, None]]:
+        return (type(self), (str(self), None))
 
 
 class TransferInputError(ValueError):
@@ -97,6 +118,10 @@ class BayesAtlasWarning(UserWarning):
 
 class ConvergenceWarning(BayesAtlasWarning):
     """A sampler diagnostic failed its threshold (codes ``BA101``-``BA104``)."""
+
+
+class IdentifiabilityWarning(BayesAtlasWarning):
+    """The run table cannot identify a parameter (code ``BA105``): its posterior is its prior."""
 
 
 class DecisionWarning(BayesAtlasWarning):

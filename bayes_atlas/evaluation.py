@@ -32,7 +32,9 @@ TABLE1_LANGUAGES = ("en", "fr", "ru", "zh", "hi", "sw", "es", "de")
 BAYES = "bayes_atlas"
 
 
-def holdout_masks(runs: Any, languages: tuple[str, ...] = TABLE1_LANGUAGES, *, fraction: float = 0.2, seed: int = 0) -> dict[str, np.ndarray]:
+def holdout_masks(
+    runs: Any, languages: tuple[str, ...] = TABLE1_LANGUAGES, *, fraction: float = 0.2, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Boolean test masks over the rows of ``runs``, one per split (see the module docstring)."""
     frame = runs.frame
     rng = np.random.default_rng(seed)
@@ -185,7 +187,10 @@ def evaluate(
                     }
                 )
             if progress:
-                print(f"{split:7s} {law:16s} mean R2 {np.mean(list(r2.values())) if r2 else float('nan'):.3f} ({seconds:.0f} s)", flush=True)
+                print(
+                    f"{split:7s} {law:16s} mean R2 {np.mean(list(r2.values())) if r2 else float('nan'):.3f} ({seconds:.0f} s)",
+                    flush=True,
+                )
     return pd.DataFrame.from_records(records)
 
 

@@ -45,7 +45,6 @@ SAMPLERS = ("numpyro", "pymc", "nutpie")
 FORMAT_VERSION = 1
 
 
-
 @dataclass(frozen=True)
 class Diagnostics:
     """Sampler diagnostics of a fit.

@@ -75,9 +75,7 @@ def _glottolog() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
 
 def _clean(code: object) -> str:
     if not isinstance(code, str):
-        raise UnknownLanguageError(
-            f"language code must be a string such as 'ca' or 'cat', got {code!r} ({type(code).__name__})"
-        )
+        raise UnknownLanguageError(f"language code must be a string such as 'ca' or 'cat', got {code!r} ({type(code).__name__})")
     text = code.strip()
     if not _TAG_RE.match(text):
         raise UnknownLanguageError(
@@ -140,9 +138,7 @@ def normalize_code(code: str) -> str:
     if language.script and not language.extlangs:
         # CLDR suppresses only some default scripts (en-Latn -> en, but ha-Latn stays): drop the
         # script wherever it is the language's likely one (ha-Latn -> ha, zh-Hans -> zh, sr-Cyrl -> sr).
-        plain = langcodes.Language.make(
-            language=language.language, territory=language.territory, variants=language.variants
-        )
+        plain = langcodes.Language.make(language=language.language, territory=language.territory, variants=language.variants)
         if plain.maximize().script == language.script:
             return plain.to_tag()
     return standard

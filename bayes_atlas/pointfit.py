@@ -35,7 +35,14 @@ POINT_LAWS = ("csl", "dcsl", "msl", "atlas_dt", "atlas_dt_other", "atlas")
 BASE = CORE
 #: The registered law each point law evaluates (its one mean); the ATLAS variants differ in
 #: which tokens they let count (see :func:`_point_design`).
-_REGISTERED = {"csl": "chinchilla", "dcsl": "dcsl", "msl": "msl", "atlas_dt": "atlas", "atlas_dt_other": "atlas", "atlas": "atlas"}
+_REGISTERED = {
+    "csl": "chinchilla",
+    "dcsl": "dcsl",
+    "msl": "msl",
+    "atlas_dt": "atlas",
+    "atlas_dt_other": "atlas",
+    "atlas": "atlas",
+}
 _EXTRA = {
     "csl": (),
     "dcsl": (),
@@ -80,7 +87,9 @@ def _point_design(law: str, design: Any) -> Any:
     """ATLAS variants of Table 1: ``atlas_dt`` counts own tokens only, ``atlas_dt_other`` counts
     every other token as "other", ``atlas`` names the three largest sources."""
     if law == "atlas_dt":
-        return design.replace(transfer_tokens=np.zeros_like(design.transfer_tokens), other_tokens=np.zeros_like(design.other_tokens))
+        return design.replace(
+            transfer_tokens=np.zeros_like(design.transfer_tokens), other_tokens=np.zeros_like(design.other_tokens)
+        )
     if law == "atlas_dt_other":
         return design.replace(
             transfer_tokens=np.zeros_like(design.transfer_tokens), other_tokens=design.total_tokens - design.target_tokens

@@ -114,6 +114,13 @@ def resolve(role: str, posterior: Any = None) -> Any:
         fitted, where = load(posterior), str(posterior)
     else:
         fitted, where = posterior, "the posterior given"
+    if getattr(fitted, "failed", False):
+        from bayes_atlas.errors import FitFailedError
+
+        raise FitFailedError(
+            f"{where}: its chains did not mix ({fitted.meta.get('failure')}); decisions refuse it. Refit, or call "
+            "fit.accept_failure() to decide from it anyway"
+        )
     found = _kind(fitted)
     if found not in ROLES[role]:
         expected = " or ".join(repr(law) for law in ROLES[role])

@@ -223,7 +223,10 @@ def datablations(curves: bool = False) -> RunTable:
         params = raw["num_params"].str.rstrip("B").astype(float) * 1e9
         frame = pd.DataFrame(
             {
-                "run_id": [f"{d}_{n}_{e}ep_{int(t)}" for d, n, e, t in zip(raw["data"], raw["num_params"], raw["epochs"], raw["token_num"], strict=True)],
+                "run_id": [
+                    f"{d}_{n}_{e}ep_{int(t)}"
+                    for d, n, e, t in zip(raw["data"], raw["num_params"], raw["epochs"], raw["token_num"], strict=True)
+                ],
                 "language": "en",
                 "params": params,
                 "loss": raw["loss"].astype(float),

@@ -50,8 +50,6 @@ slip?) give a :class:`RunTableWarning` instead.
 
 from __future__ import annotations
 
-from bayes_atlas.errors import RunTableError, RunTableWarning
-
 import hashlib
 import re
 import warnings
@@ -62,7 +60,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_atlas.errors import UnknownLanguageError
+from bayes_atlas.errors import RunTableError, RunTableWarning, UnknownLanguageError
 from bayes_atlas.languages import NOT_LANGUAGES, OTHER_SOURCE, normalize_code
 
 __all__ = [
@@ -283,8 +281,7 @@ def _from_long(frame: pd.DataFrame, kind: str, source: str) -> tuple[pd.DataFram
         problems.append(
             _Problem(
                 "tokens",
-                "must not be empty: a missing token count is not 0; write 0 if the run saw none of this "
-                "source, or drop the row",
+                "must not be empty: a missing token count is not 0; write 0 if the run saw none of this source, or drop the row",
                 tuple(frame.index[empty]),
             )
         )
@@ -912,7 +909,9 @@ def _table_rules(
     too_many = total > MAX_TOKENS
     if too_many.any():
         problems.append(
-            _Problem("tokens_*", f"total tokens above {MAX_TOKENS:.0e} are implausible: a units slip?", tuple(frame.index[too_many]))
+            _Problem(
+                "tokens_*", f"total tokens above {MAX_TOKENS:.0e} are implausible: a units slip?", tuple(frame.index[too_many])
+            )
         )
     nats = frame["loss"] * (np.log(2.0) if loss_unit.startswith("bits/") else 1.0)
     limits = {"token": PER_TOKEN_LOSS_LIMIT, "byte": PER_BYTE_LOSS_LIMIT}

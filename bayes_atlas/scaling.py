@@ -25,7 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from bayes_atlas import defaults
-from bayes_atlas.errors import FitInputError, PosteriorFileError
+from bayes_atlas.errors import FitFailedError, FitInputError, IdentifiabilityWarning, PosteriorFileError
 from bayes_atlas.inference import (
     Diagnostics,
     as_float64,
@@ -34,7 +34,7 @@ from bayes_atlas.inference import (
     read_posterior,
     write_posterior,
 )
-from bayes_atlas.laws.design import MAX_TRANSFER_SOURCES, Design, LawData, prepare_law_data
+from bayes_atlas.laws.design import Design, LawData, prepare_law_data
 from bayes_atlas.laws.registry import LAWS, get_law
 from bayes_atlas.laws.spec import CORE, LawSpec
 from bayes_atlas.models.law import LawConfig
@@ -49,14 +49,53 @@ DEFAULT_TUNE = defaults.TUNE
 SAMPLE_DIMS = ("chain", "draw")
 
 
-def _bts_prior(pairs: tuple[tuple[str, str], ...], transfer: Any) -> pd.DataFrame | None:
+#: Between-setting spread of BTS added to the transfer posterior's when it is a prior for a run
+#: table from another setting (model size, token horizon, corpus: ATLAS App. C.2 notes that
+#: transfer changes with them). 0.25 in BTS lets a table move a pair from helping to hurting.
+TRANSFER_SETTING_SD = 0.25
+
+
+def _bts_prior(pairs: tuple[tuple[str, str], ...], transfer: Any, setting_sd: float) -> pd.DataFrame | None:
     if transfer is None or not pairs:
         return None
     rows = []
     for target, source in pairs:
         draws = transfer.predict_pair(source, target).values.ravel()
-        rows.append({"target": target, "source": source, "mean": float(draws.mean()), "sd": float(max(draws.std(), 0.02))})
+        sd = float(np.hypot(max(draws.std(), 0.02), setting_sd))
+        rows.append({"target": target, "source": source, "mean": float(draws.mean()), "sd": sd})
     return pd.DataFrame(rows).set_index(["target", "source"])
+
+
+#: A fit whose chains did not mix at all (r_hat above this, or not finite) is an error.
+R_HAT_FAILED = 1.2
+#: ... or whose share of divergent draws is above this.
+DIVERGENT_SHARE_FAILED = 0.5
+
+
+def _failure(diagnostics: Diagnostics) -> str | None:
+    """Why the chains did not mix at all (None when they did, even if short of the bar)."""
+    d = diagnostics
+    if d.chains >= 2 and not d.max_r_hat <= R_HAT_FAILED:
+        return f"max r_hat {d.max_r_hat:.3g} ({d.worst_r_hat}): the chains disagree or are stuck"
+    if d.divergences > DIVERGENT_SHARE_FAILED * d.chains * d.draws:
+        return f"{d.divergences} of {d.chains * d.draws} draws divergent"
+    return None
+
+
+def _identifiability(spec: LawSpec, data: LawData) -> dict[str, str]:
+    """Parameters the design cannot identify, with the reason (empty when all can be)."""
+    found = {}
+    if np.unique(np.round(data.log_params, 9)).size < 2:
+        found["alpha"] = "every row has the same model size, so alpha (and a) cannot be told apart"
+    log_D = np.log(np.maximum(data.target_tokens if spec.needs_own_tokens else data.total_tokens, 1.0))
+    if np.unique(np.round(log_D, 9)).size < 2:
+        found["beta"] = "every row has the same token count, so beta (and b) cannot be told apart"
+    if any(e.name in ("phi", "psi") for e in spec.effects) and np.unique(data.mixture_size).size < 2:
+        found["phi"] = found["psi"] = (
+            f"every row mixes the same number of languages (K = {data.mixture_size[0]:g}), so phi and psi "
+            "(how loss changes with K) cannot be learnt"
+        )
+    return found
 
 
 def _normalise_losses(runs: Any) -> tuple[Any, dict[str, float]]:
@@ -120,6 +159,8 @@ def fit(
     progressbar: bool = True,
     warn: bool = True,
     init: str = "jitter",
+    transfer_setting_sd: float = TRANSFER_SETTING_SD,
+    allow_failed: bool = False,
 ) -> Fit:
     """Sample the posterior of a hierarchical scaling law for ``runs``.
 
@@ -161,7 +202,19 @@ def fit(
         above (790-row emulated study: diagonal 191 s and 0 divergences at target_accept
         0.95; dense 750 s with every draw at the maximum tree depth).
     warn
-        Emit :class:`bayes_atlas.inference.ConvergenceWarning` for failed diagnostics.
+        Emit :class:`bayes_atlas.ConvergenceWarning` for failed diagnostics and
+        :class:`bayes_atlas.IdentifiabilityWarning` (BA105) for parameters the design cannot
+        identify (one model size, one token count, one mixture size K for the curse law).
+    transfer_setting_sd
+        Between-setting spread added (in quadrature) to each transfer pair's BTS prior from
+        the transfer posterior: that posterior was measured at 2B parameters and 42B tokens on
+        one corpus, and transfer changes with model size, horizon and corpus (ATLAS App. C.2).
+        0 treats your table as the same setting (the emulated study is).
+    allow_failed
+        Return a fit whose chains did not mix at all (max r_hat above 1.2 or not finite, or
+        more than half the draws divergent) instead of raising
+        :class:`bayes_atlas.FitFailedError`. Such a fit cannot be saved or decided from until
+        you call :meth:`Fit.accept_failure`.
     init
         Chain initialisation (:func:`bayes_atlas.inference.sample_nuts`): ``"jitter"``, or
         ``"z"`` for many languages with few runs each (Goldfish).
@@ -179,7 +232,7 @@ def fit(
         smallest-compute run (``meta["loss_scale"]``), predictions are scaled back, and only fitted languages
         can be predicted.
     """
-    from bayes_atlas.inference import diagnose, jax_started_with_fewer_devices, sample_nuts, warn_on_diagnostics
+    from bayes_atlas.inference import diagnose, jax_started_with_fewer_devices, sample_nuts
     from bayes_atlas.models.law import build_law_model
     from bayes_atlas.runs import RunTable
 
@@ -188,14 +241,26 @@ def fit(
         # parallel chains: the same seed would give another posterior. Sample in a fresh
         # process instead, where JAX starts with one host device per chain.
         arguments = dict(
-            runs=runs, law=law, transfer=transfer, theta_prior=theta_prior, config=config, draws=draws, tune=tune,
-            chains=chains, random_seed=random_seed, nuts_sampler=nuts_sampler, target_accept=target_accept,
-            dense_mass=dense_mass, progressbar=progressbar, warn=False, init=init,
+            runs=runs,
+            law=law,
+            transfer=transfer,
+            theta_prior=theta_prior,
+            config=config,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            nuts_sampler=nuts_sampler,
+            target_accept=target_accept,
+            dense_mass=dense_mass,
+            progressbar=progressbar,
+            warn=False,
+            init=init,
+            transfer_setting_sd=transfer_setting_sd,
+            allow_failed=True,
         )
         result = _fit_in_fresh_process(arguments)
-        if warn:
-            warn_on_diagnostics(result.diagnostics, what=f"{law} law fit")
-        return result
+        return _finish(result, warn=warn, allow_failed=allow_failed)
 
     if law not in LAWS:
         raise FitInputError(f"law must be one of {LAWS}, got {law!r}")
@@ -224,7 +289,7 @@ def fit(
         from bayes_atlas.transfer import load_default
 
         transfer = load_default() if spec.uses_transfer and data.pairs else None
-    bts_prior = _bts_prior(data.pairs, transfer) if spec.uses_transfer else None
+    bts_prior = _bts_prior(data.pairs, transfer, transfer_setting_sd) if spec.uses_transfer else None
     prior_fit = Fit.load(theta_prior) if isinstance(theta_prior, str | Path) else theta_prior
     theta_moments = _theta_prior(list(data.languages), prior_fit) if prior_fit is not None else None
     model = build_law_model(data, config, bts_prior, theta_moments)
@@ -243,8 +308,6 @@ def fit(
         init=init,
     )
     diagnostics = diagnose(idata, wall_time_s=wall, sampler=nuts_sampler)
-    if warn:
-        warn_on_diagnostics(diagnostics, what=f"{law} law fit")
     posterior = idata["posterior"].to_dataset()
     posterior = posterior.drop_vars([v for v in posterior.data_vars if v.endswith("_z")])
     meta = {
@@ -268,7 +331,12 @@ def fit(
         "log_params_range": [float(data.log_params.min()), float(data.log_params.max())],
         "log_tokens_range": [float(np.log(data.total_tokens).min()), float(np.log(data.total_tokens).max())],
         "pairs": [list(p) for p in data.pairs],
-        "transfer_prior": "shipped transfer posterior" if transfer is not None and bts_prior is not None else "pooled",
+        "transfer_prior": (
+            f"transfer posterior, widened by a between-setting sd of {transfer_setting_sd:g} in BTS"
+            if transfer is not None and bts_prior is not None
+            else "pooled"
+        ),
+        "not_identified": _identifiability(spec, data),
         "dataset": str(runs.meta.get("dataset", "")),
         "theta_prior": None if prior_fit is None else f"{prior_fit.law} law fit of {prior_fit.meta.get('n_rows')} rows",
         # Simulated tables (bayes_atlas.simulate) say so; decisions from them carry warning BA202.
@@ -282,6 +350,38 @@ def fit(
     }
     result = Fit(posterior, config, diagnostics, meta, groups=groups)
     result._add_log_likelihood()
+    result.meta["failure"] = _failure(diagnostics)
+    return _finish(result, warn=warn, allow_failed=allow_failed)
+
+
+def _finish(result: Fit, *, warn: bool, allow_failed: bool) -> Fit:
+    """Warn about the fit's diagnostics and identifiability; raise if its chains did not mix."""
+    import warnings
+
+    from bayes_atlas.inference import warn_on_diagnostics
+
+    if warn:
+        warn_on_diagnostics(result.diagnostics, what=f"{result.law} law fit", stacklevel=4)
+        for name, reason in result.meta.get("not_identified", {}).items():
+            warnings.warn(
+                IdentifiabilityWarning(
+                    "BA105", f"{result.law} law fit: {name} is not identified: {reason}; its posterior is its prior"
+                ),
+                stacklevel=3,
+            )
+    failure = result.meta.get("failure")
+    if failure and not allow_failed:
+        lacks = "; ".join(sorted(set((result.meta.get("not_identified") or {}).values())))
+        raise FitFailedError(
+            f"the {result.law} law fit did not converge at all: {failure}. "
+            + (f"The run table lacks what the law needs: {lacks}. " if lacks else "")
+            + "Do not decide from it. Remedies: check "
+            "the run table's units and that each language has runs at several model sizes and token counts; fit "
+            "fewer languages or the chinchilla law first; raise tune (e.g. tune=2000) and target_accept (0.99); "
+            "init='z' for many languages with few runs. The failed fit is error.fit (fit(..., allow_failed=True) "
+            "returns it).",
+            fit=result,
+        )
     return result
 
 
@@ -420,6 +520,16 @@ class Fit:
         return get_law(self.law)
 
     @property
+    def failed(self) -> bool:
+        """True when the chains did not mix at all and nobody accepted that (:meth:`accept_failure`)."""
+        return bool(self.meta.get("failure")) and not self.meta.get("failure_accepted", False)
+
+    def accept_failure(self) -> Fit:
+        """Allow saving and deciding from a fit whose chains did not mix (returns the fit)."""
+        self.meta["failure_accepted"] = True
+        return self
+
+    @property
     def n_draws(self) -> int:
         """Posterior draws, all chains together."""
         return int(self.posterior.sizes["chain"] * self.posterior.sizes["draw"])
@@ -429,9 +539,7 @@ class Fit:
         """The fitted rows as law arrays (None for a fit saved without its data)."""
         if "constant_data" not in self._groups or "observed_data" not in self._groups:
             return None
-        return _law_data_from(
-            self._groups["constant_data"], self._observed(), self.languages, self.meta.get("pairs", [])
-        )
+        return _law_data_from(self._groups["constant_data"], self._observed(), self.languages, self.meta.get("pairs", []))
 
     def _observed(self) -> xr.Dataset:
         return self._groups["observed_data"]
@@ -452,9 +560,11 @@ class Fit:
         tree.update(self._groups)
         data = self.training_data
         if data is not None:
-            tree["posterior_predictive"] = xr.Dataset(
-                {"log_loss": np.log(self._predict_data(data, noise=True, random_seed=0)).rename(None)}
-            ).drop_vars("run").assign_coords(run=np.arange(data.n_rows))
+            tree["posterior_predictive"] = (
+                xr.Dataset({"log_loss": np.log(self._predict_data(data, noise=True, random_seed=0)).rename(None)})
+                .drop_vars("run")
+                .assign_coords(run=np.arange(data.n_rows))
+            )
         return xr.DataTree.from_dict(tree)
 
     # -- per-draw accessors --------------------------------------------------------------
@@ -488,9 +598,7 @@ class Fit:
                 out[:, j] = theta[:, position[code]]
                 continue
             if "theta_mu" not in self.posterior:
-                raise ValueError(
-                    f"language {code!r} was not fitted and a single-language fit has no population to draw it from"
-                )
+                raise ValueError(f"language {code!r} was not fitted and a single-language fit has no population to draw it from")
             if population is None:
                 mu, sd = self.draws("theta_mu"), self.draws("theta_sd")
                 corr = np.corrcoef(theta.mean(axis=0).T) if len(self.languages) > 2 else np.eye(len(THETA))
@@ -534,7 +642,11 @@ class Fit:
         else:
             bts, centre, spread = None, 0.0, 0.3
         for j, pair in enumerate(pairs):
-            draw = bts[:, fitted[tuple(pair)]] if bts is not None and tuple(pair) in fitted else centre + spread * rng.standard_normal(self.n_draws)
+            draw = (
+                bts[:, fitted[tuple(pair)]]
+                if bts is not None and tuple(pair) in fitted
+                else centre + spread * rng.standard_normal(self.n_draws)
+            )
             out[:, j] = draw / (2.0 - draw)
         return out
 
@@ -645,7 +757,8 @@ class Fit:
         -------
         pandas.DataFrame
             Index (``language``, ``parameter``), ``language == "all"`` for shared parameters;
-            columns ``median``, ``sd``, ``lower``, ``upper``.
+            columns ``median``, ``sd``, ``lower``, ``upper`` and ``prior_dominated`` (the run table
+            could not identify the parameter: warning BA105 at fit time).
         """
         if not 0 < ci < 1:
             raise ValueError(f"ci must be in (0, 1), got {ci!r}")
@@ -665,6 +778,10 @@ class Fit:
                 lower, median, upper = np.quantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
                 rows.append(("all", name, median, draws.std(ddof=1), lower, upper))
         table = pd.DataFrame(rows, columns=["language", "parameter", "median", "sd", "lower", "upper"])
+        # Parameters the design could not identify (fit's BA105) are their prior: say so per row.
+        unidentified = set(self.meta.get("not_identified") or {})
+        core = {"a": "alpha", "b": "beta"}
+        table["prior_dominated"] = [core.get(p, p) in unidentified or p in unidentified for p in table["parameter"]]
         table.attrs["ci"] = ci
         return table.set_index(["language", "parameter"])
 
@@ -678,6 +795,11 @@ class Fit:
         ``max_draws`` thins every group evenly per chain; ``float32`` halves the file. The
         stored diagnostics are those of the full fit.
         """
+        if self.failed:
+            raise FitFailedError(
+                f"not saving a fit whose chains did not mix ({self.meta['failure']}); call fit.accept_failure() "
+                "first if you really want it on disk"
+            )
         groups = {"posterior": self.posterior.drop_vars(["theta", "bts"], errors="ignore")}
         if not compact:
             groups.update(self._groups)
@@ -802,4 +924,3 @@ def model_card(result: Fit, *, title: str, data_note: str, command: str | None =
         "",
     ]
     return "\n".join(lines)
-

@@ -134,9 +134,7 @@ class StudyTruth:
         """Tokens at which from-scratch training overtakes finetuning (true, noise-free)."""
         p = self.law_parameters(language)
         unique = float(self.params(language)["unique_tokens"])
-        log_tokens = brentq(
-            lambda log_d: _finetune_gap(p, params, float(np.exp(log_d)), unique), np.log(1e6), np.log(1e16)
-        )
+        log_tokens = brentq(lambda log_d: _finetune_gap(p, params, float(np.exp(log_d)), unique), np.log(1e6), np.log(1e16))
         return float(np.exp(log_tokens))
 
 
@@ -248,7 +246,9 @@ def default_truth(seed: int = 20260, *, sigma: float = 0.01) -> StudyTruth:
     printed = datasets.crossover_tokens().set_index("language")["crossover_tokens"]
     deltas = pd.Series(np.nan, index=table.index)
     for code in FINETUNE_LANGUAGES:
-        crossover = float(printed[code]) if code in printed.index else float(np.exp(rng.uniform(np.log(1.44e11), np.log(2.83e11))))
+        crossover = (
+            float(printed[code]) if code in printed.index else float(np.exp(rng.uniform(np.log(1.44e11), np.log(2.83e11))))
+        )
         # delta is what closes the gap between scratch and a penalty-free finetune at the crossover.
         no_penalty = {**_law_parameters(truth, code), "log_delta": -np.inf}
         deltas[code] = _finetune_gap(no_penalty, 2e9, crossover, float(table.loc[code, "unique_tokens"]))
@@ -280,7 +280,10 @@ def _full_tau(codes: list[str]) -> xr.DataArray:
             if target in published.index and source in published.columns:
                 bts[i, j] = published.at[target, source]
             else:
-                key = (meta.loc[target, "script"] == meta.loc[source, "script"], meta.loc[target, "family"] == meta.loc[source, "family"])
+                key = (
+                    meta.loc[target, "script"] == meta.loc[source, "script"],
+                    meta.loc[target, "family"] == meta.loc[source, "family"],
+                )
                 bts[i, j] = group_mean[(bool(key[0]), bool(key[1]))]
     tau = xr.DataArray(tau_from_bts(bts), dims=("target", "source"), coords={"target": codes, "source": codes}, name="tau")
     tau.attrs = {"long_name": "ATLAS transfer weight tau(source -> target) = BTS / (2 - BTS)"}
@@ -332,7 +335,9 @@ def _design() -> list[_Run]:
     for s, t in itertools.combinations(BILINGUAL_2B_LANGUAGES, 2):
         for total in (4.2e10, 8.4e10):
             runs.append(
-                _Run(f"bi2b_{s}_{t}_{total:.2g}", "bilingual_2b", 2.03e9, {s: total / 2, t: total / 2}, (s, t), mixture=f"{s}+{t}")
+                _Run(
+                    f"bi2b_{s}_{t}_{total:.2g}", "bilingual_2b", 2.03e9, {s: total / 2, t: total / 2}, (s, t), mixture=f"{s}+{t}"
+                )
             )
     for s, t in BILINGUAL_PAIRS:
         for size in partial:
@@ -345,13 +350,19 @@ def _design() -> list[_Run]:
             total = 40.0 * size
             members = row["languages"]
             tokens = {code: total / len(members) for code in members}
-            runs.append(_Run(f"cap_{mixture}_{size:.3g}", "capacity", size, tokens, members, mixture=str(mixture), K=len(members)))
+            runs.append(
+                _Run(f"cap_{mixture}_{size:.3g}", "capacity", size, tokens, members, mixture=str(mixture), K=len(members))
+            )
     for code in FINETUNE_LANGUAGES:
         for size in FINETUNE_SIZES:
             for tokens in FINETUNE_TOKENS:
                 runs.append(
                     _Run(
-                        f"ft_{code}_{size:.3g}_{tokens:.2g}", "finetune", size, {code: tokens}, (code,),
+                        f"ft_{code}_{size:.3g}_{tokens:.2g}",
+                        "finetune",
+                        size,
+                        {code: tokens},
+                        (code,),
                         checkpoint=f"unimax_{size:.3g}",
                     )
                 )

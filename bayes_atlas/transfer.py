@@ -24,7 +24,6 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +61,6 @@ __all__ = [
     "TransferModel",
     "load_default",
     "model_card",
-    "script_family_tests",
     "simulate_matrix",
 ]
 
@@ -347,9 +345,7 @@ class TransferModel:
 
 
 def _prepare(inputs: _Inputs) -> TransferData:
-    return prepare_transfer_data(
-        inputs.bts, inputs.codes, inputs.scripts, inputs.families, inputs.measured, inputs.rounding
-    )
+    return prepare_transfer_data(inputs.bts, inputs.codes, inputs.scripts, inputs.families, inputs.measured, inputs.rounding)
 
 
 def _data_groups(inputs: _Inputs) -> dict[str, xr.Dataset]:
@@ -357,9 +353,7 @@ def _data_groups(inputs: _Inputs) -> dict[str, xr.Dataset]:
     codes = inputs.codes
     measured = inputs.measured if inputs.measured is not None else np.ones_like(inputs.bts, dtype=bool)
     attrs = {"rounding": inputs.rounding, "has_measured_mask": int(inputs.measured is not None)}
-    observed = xr.Dataset(
-        {"bts": (("target", "source"), inputs.bts)}, coords={"target": codes, "source": codes}, attrs=attrs
-    )
+    observed = xr.Dataset({"bts": (("target", "source"), inputs.bts)}, coords={"target": codes, "source": codes}, attrs=attrs)
     constant = xr.Dataset(
         {
             "measured": (("target", "source"), measured & ~np.eye(len(codes), dtype=bool)),
@@ -585,9 +579,7 @@ class TransferFit:
         """Latent BTS draws for fitted cells; shape ``(draws, *target_pos.shape)``, NaN on the diagonal."""
         t, s = np.ravel(target_pos), np.ravel(source_pos)
         d = self._data
-        value = latent_bts(
-            self._params(), t, s, d.same_script[t, s], d.same_family[t, s], d.pair_index[t, s], d.pair_sign[t, s]
-        )
+        value = latent_bts(self._params(), t, s, d.same_script[t, s], d.same_family[t, s], d.pair_index[t, s], d.pair_sign[t, s])
         value = np.where(t == s, np.nan, value)
         return value.reshape(self.n_draws, *np.shape(target_pos))
 
@@ -980,9 +972,7 @@ class TransferFit:
 
     # -- persistence --------------------------------------------------------------------
 
-    def save(
-        self, path: str | Path, *, compact: bool = False, max_draws: int | None = None, float32: bool = False
-    ) -> Path:
+    def save(self, path: str | Path, *, compact: bool = False, max_draws: int | None = None, float32: bool = False) -> Path:
         """Write the fit to a netCDF file (atomically), with config, data hash and version.
 
         Parameters
@@ -1105,7 +1095,7 @@ def _check_ci(ci: float) -> None:
 
 
 #: The command that regenerates the shipped posterior and its model card.
-SHIP_COMMAND = "bayes-atlas fit-transfer --out models/transfer.nc --card models/transfer.md --seed 20261128 --force"
+SHIP_COMMAND = "bayes-atlas fit-transfer --out models/transfer.nc --card models/transfer.md --seed 20261128 --float32 --force"
 
 
 def load_default() -> TransferFit:
@@ -1128,46 +1118,6 @@ def load_default() -> TransferFit:
     if not path.is_file():
         raise PosteriorFileError(f"the shipped transfer posterior is missing ({path}); regenerate it with `{SHIP_COMMAND}`")
     return TransferFit.load(path)
-
-
-def script_family_tests(
-    fit: TransferFit | None = None,
-    *,
-    matrix: xr.DataArray | None = None,
-    n_permutations: int = 2000,
-    seed: int = defaults.SEED,
-    ci: float = 0.95,
-) -> pd.DataFrame:
-    """Deprecated alias: ``bayes_atlas.transfer_stats.script_family_tests(matrix, fit=fit).comparison()``.
-
-    Kept for the command line's ``figures``; use
-    :func:`bayes_atlas.transfer_stats.script_family_tests` (one function for the frequentist
-    tests and the Bayesian posterior side by side).
-
-    Parameters
-    ----------
-    fit
-        A :class:`TransferFit` (default: :func:`load_default`).
-    matrix, n_permutations, seed, ci
-        As for :func:`bayes_atlas.transfer_stats.script_family_tests`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :meth:`bayes_atlas.transfer_stats.ScriptFamilyTests.comparison`.
-    """
-    from bayes_atlas import transfer_stats
-
-    warnings.warn(
-        "bayes_atlas.transfer.script_family_tests is deprecated; use "
-        "bayes_atlas.transfer_stats.script_family_tests(fit=fit).comparison()",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    result = transfer_stats.script_family_tests(
-        matrix, fit=fit or load_default(), n_permutations=n_permutations, seed=seed, ci=ci
-    )
-    return result.comparison()
 
 
 def model_card(
@@ -1255,7 +1205,10 @@ def model_card(
         "## Regenerate",
         "",
         "`"
-        + (command or f"bayes-atlas fit-transfer --out models/transfer.nc --card models/transfer.md --seed {fit.meta.get('random_seed')}")
+        + (
+            command
+            or f"bayes-atlas fit-transfer --out models/transfer.nc --card models/transfer.md --seed {fit.meta.get('random_seed')}"
+        )
         + "`",
         "",
     ]

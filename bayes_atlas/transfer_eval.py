@@ -167,9 +167,7 @@ def _row_means(train: xr.DataArray, cells: pd.DataFrame) -> pd.DataFrame:
     return _normal_interval(mean, sd, cells)
 
 
-def _evaluate(
-    matrix: xr.DataArray, folds: list[tuple[str, np.ndarray]], fit_kwargs: dict[str, Any], seed: int
-) -> HoldoutResult:
+def _evaluate(matrix: xr.DataArray, folds: list[tuple[str, np.ndarray]], fit_kwargs: dict[str, Any], seed: int) -> HoldoutResult:
     frames = []
     diagnostics = []
     for fold, mask in folds:
@@ -217,6 +215,11 @@ def evaluate_random(
         Seed of the mask and of the fit.
     **fit_kwargs
         Passed to :meth:`bayes_atlas.transfer.TransferModel.fit` (``draws``, ``tune``, ...).
+
+    Returns
+    -------
+    HoldoutResult
+        Per-cell predictions and scores (``coverage50``, ``coverage90``, ...) per method.
     """
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
@@ -249,6 +252,16 @@ def evaluate_languages(
         Seed of the fits.
     **fit_kwargs
         Passed to :meth:`bayes_atlas.transfer.TransferModel.fit`.
+
+    Returns
+    -------
+    HoldoutResult
+        Per-cell predictions and scores per method; ``fold`` is the language left out.
+
+    Raises
+    ------
+    ValueError
+        If a language is not in the matrix.
     """
     matrix = _default_matrix(matrix)
     codes = list(matrix.target.values)

@@ -254,9 +254,7 @@ def script_family_tests(
     pairs = pair_table(matrix)
     ols = _fit_ols(pairs)
 
-    group_means = (
-        pairs.groupby(["same_family", "same_script"])["bts"].agg(mean_bts="mean", n_cells="size").reset_index()
-    )
+    group_means = pairs.groupby(["same_family", "same_script"])["bts"].agg(mean_bts="mean", n_cells="size").reset_index()
 
     # Permutation test on the fixed-effects coefficients: shuffle (script, family) labels
     # across languages, rebuild the indicators, refit by projection.

@@ -17,7 +17,6 @@ import argparse
 import warnings
 
 import pandas as pd
-
 from _samplers import diagnostics_row, ratio_table
 
 from bayes_atlas.inference import configure_jax
@@ -49,8 +48,14 @@ def main() -> None:
             warnings.simplefilter("ignore")
             try:
                 fit = bayes_atlas.fit(
-                    subset, law="atlas", draws=args.draws, tune=args.tune, chains=args.chains,
-                    random_seed=args.seed, nuts_sampler=sampler, progressbar=False,
+                    subset,
+                    law="atlas",
+                    draws=args.draws,
+                    tune=args.tune,
+                    chains=args.chains,
+                    random_seed=args.seed,
+                    nuts_sampler=sampler,
+                    progressbar=False,
                 )
             except ImportError as error:
                 print(f"{sampler}: skipped ({error})")

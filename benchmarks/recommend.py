@@ -51,7 +51,10 @@ def main() -> None:
     posterior_recommend("ca", 1e21)
     rows = [
         ("posterior_recommend('ca', 1e21)", _time(lambda: posterior_recommend("ca", 1e21), args.repeats)),
-        ("posterior_recommend('ca', 1e21, languages=['es','pt'])", _time(lambda: posterior_recommend("ca", 1e21, languages=["es", "pt"]), args.repeats)),
+        (
+            "posterior_recommend('ca', 1e21, languages=['es','pt'])",
+            _time(lambda: posterior_recommend("ca", 1e21, languages=["es", "pt"]), args.repeats),
+        ),
         ("posterior_recommend('eu', 1e21)  (outside the fit)", _time(lambda: posterior_recommend("eu", 1e21), args.repeats)),
         ("expand_languages(2)", _time(lambda: expand_languages(2), args.repeats)),
         ("crossover('de', 2e9)", _time(lambda: crossover("de", 2e9), args.repeats)),
@@ -64,8 +67,10 @@ def main() -> None:
     cli = shutil.which("bayes-atlas") or str(Path(sys.executable).with_name("bayes-atlas"))
     floor = _cold([cli, "--version"])
     recommend = _cold([cli, "recommend", "--target", "ca", "--compute", "1e21"])
-    print(f"\nCLI cold start: `bayes-atlas --version` {floor:.2f} s; `bayes-atlas recommend --target ca --compute 1e21` "
-          f"{recommend:.2f} s; ratio {recommend / floor:.1f}x (goal: recommend under 3 s)")
+    print(
+        f"\nCLI cold start: `bayes-atlas --version` {floor:.2f} s; `bayes-atlas recommend --target ca --compute 1e21` "
+        f"{recommend:.2f} s; ratio {recommend / floor:.1f}x (goal: recommend under 3 s)"
+    )
 
 
 if __name__ == "__main__":

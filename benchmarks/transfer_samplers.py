@@ -15,7 +15,6 @@ import argparse
 import warnings
 
 import pandas as pd
-
 from _samplers import diagnostics_row, ratio_table
 
 from bayes_atlas.inference import configure_jax, diagnose, sample_nuts

@@ -21,8 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 import bayes_atlas
-from bayes_atlas import _io
-from bayes_atlas import cli
+from bayes_atlas import _io, cli
 from bayes_atlas.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,7 +128,11 @@ def fake_crossover(target, sizes, ci=0.9, posterior=None):
         },
         index=pd.Index(sizes, name="params"),
     )
-    table.attrs.update(target=target, ci=ci, caveats=["BA202", "BA204"])
+    found = [
+        CodedWarning("BA202", EMULATED.replace("law posterior", "finetune posterior")),
+        CodedWarning("BA204", f"{target} not in the finetune posterior's 10 languages: answered from the population"),
+    ]
+    table.attrs.update(target=target, ci=ci, caveats=[w.code for w in found], warnings=found)
     return table
 
 
@@ -147,23 +150,12 @@ def fake_decisions(monkeypatch, calls: dict | None = None) -> types.ModuleType:
         calls["expand"] = {"r": r, **kwargs}
         return FakeExpansion()
 
-    def load_posterior(role, posterior=None):
-        return object()
-
-    def _posterior_caveats(fit, role, codes):
-        return [
-            CodedWarning("BA202", EMULATED.replace("law posterior", f"{role} posterior")),
-            CodedWarning("BA204", f"{', '.join(codes)} not in the {role} posterior's 10 languages: answered from the population"),
-        ]
-
     return fake_module(
         monkeypatch,
         "decisions",
         posterior_recommend=posterior_recommend,
         expand_languages=expand_languages,
         crossover=fake_crossover,
-        load_posterior=load_posterior,
-        _posterior_caveats=_posterior_caveats,
     )
 
 
@@ -208,13 +200,22 @@ def fake_transfer_eval(monkeypatch) -> None:
     def result():
         scores = pd.DataFrame({"rmse": [0.1]})
         scores.attrs["diagnostics"] = pd.DataFrame(
-            {"fold": ["random_0.2_seed0"], "divergences": [0], "max_r_hat": [np.inf], "min_ess_bulk": [np.nan], "wall_time_s": [1.0]}
+            {
+                "fold": ["random_0.2_seed0"],
+                "divergences": [0],
+                "max_r_hat": [np.inf],
+                "min_ess_bulk": [np.nan],
+                "wall_time_s": [1.0],
+            }
         )
         return types.SimpleNamespace(predictions=fake_predictions(), scores=scores)
 
     def score_predictions(predictions):
         # Like transfer_eval.score_predictions: a transposed frame, so n_cells arrives as a float.
-        rows = {m: {"rmse": 0.1, "coverage_50": 0.5, "coverage_90": float("nan"), "n_cells": len(g)} for m, g in predictions.groupby("method")}
+        rows = {
+            m: {"rmse": 0.1, "coverage50": 0.5, "coverage90": float("nan"), "n_cells": len(g)}
+            for m, g in predictions.groupby("method")
+        }
         return pd.DataFrame(rows).T.rename_axis("method")
 
     fake_module(
@@ -237,7 +238,9 @@ def fake_script_family(monkeypatch) -> None:
             index=pd.Index(["same_script"], name="term"),
         )
         group_means = pd.DataFrame({"same_family": [0], "same_script": [1], "mean_bts": [np.nan], "n_cells": [4.0]})
-        verdict = pd.DataFrame({"naive_p": [1e-12], "permutation_p": [1 / (n_permutations + 1)]}, index=pd.Index(["same_script"], name="term"))
+        verdict = pd.DataFrame(
+            {"naive_p": [1e-12], "permutation_p": [1 / (n_permutations + 1)]}, index=pd.Index(["same_script"], name="term")
+        )
         return types.SimpleNamespace(ols=ols, permutation=permutation, group_means=group_means, verdict=lambda: verdict)
 
     fake_module(monkeypatch, "transfer_stats", script_family_tests=script_family_tests)
@@ -297,9 +300,13 @@ def install_fakes(monkeypatch) -> None:
 # -- 1. strict JSON -------------------------------------------------------------------------
 
 
+#: Commands checked only against the real API (their decisions have no stand-ins here).
+REAL_API_ONLY = {"mixture", "next-run"}
+
+
 def test_every_json_command_is_covered():
     with_json = {name for name, command in main.commands.items() if any(p.name == "as_json" for p in command.params)}
-    assert with_json == set(JSON_COMMANDS)
+    assert with_json == set(JSON_COMMANDS) | REAL_API_ONLY
 
 
 @pytest.mark.parametrize("name", sorted(JSON_COMMANDS))
@@ -335,6 +342,8 @@ def test_json_writes_non_finite_numbers_as_null(runner, monkeypatch):
         ["languages", "quz", "ca", "--json"],
         ["languages", "--json"],
         ["script-family", "--permutations", "20", "--json"],
+        ["mixture", "-t", "ca", "-c", "1e21", "--json"],
+        ["next-run", "-t", "ca", "-c", "1e22", "--outcomes", "4", "--json"],
     ],
     ids=lambda args: " ".join(args),
 )
@@ -411,7 +420,7 @@ class EmulatedRuns:
 
 def fake_scaling(monkeypatch, calls: dict, warn: bool = True) -> None:
     class Result:
-        def save(self, path, max_draws=None, float32=False):
+        def save(self, path, max_draws=None, float32=False, compact=False):
             import h5py
 
             with h5py.File(path, "w") as handle:  # what inference.write_posterior marks its files with
@@ -425,7 +434,9 @@ def fake_scaling(monkeypatch, calls: dict, warn: bool = True) -> None:
         calls["runs"] = runs
         if warn:
             warnings.warn(CodeOnlyWarning("BA103", "atlas law fit: effective sample size 3 < 400; increase draws"), stacklevel=2)
-            warnings.warn(CodeOnlyWarning("BA101", "atlas law fit: 2 divergent transitions; raise target_accept (e.g. 0.95)"), stacklevel=2)
+            warnings.warn(
+                CodeOnlyWarning("BA101", "atlas law fit: 2 divergent transitions; raise target_accept (e.g. 0.95)"), stacklevel=2
+            )
         return Result()
 
     class FitInputError(ValueError):
@@ -673,7 +684,9 @@ def test_fit_target_accept_and_per_sequence_losses(runner, monkeypatch, tmp_path
     assert calls["fit"]["target_accept"] == 0.99
     result = runner.invoke(main, ["fit", "--emulated", "--out", str(tmp_path / "b.nc")])
     assert "target_accept" not in calls["fit"]  # unset keeps bayes_atlas.fit's default
-    result = runner.invoke(main, ["fit", str(run_table), "--loss-unit", "bits/sequence", "--law", "chinchilla", "--out", str(tmp_path / "c.nc")])
+    result = runner.invoke(
+        main, ["fit", str(run_table), "--loss-unit", "bits/sequence", "--law", "chinchilla", "--out", str(tmp_path / "c.nc")]
+    )
     assert result.exit_code == 0, result.output
     assert calls["runs"].loss_unit == "bits/sequence"
 

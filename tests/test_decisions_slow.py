@@ -25,14 +25,18 @@ def _designs(runs, law):
 
 def test_finetune_law_recovers_the_true_crossovers(study, project_root):
     runs, truth = study
-    result = bayes_atlas.fit(_designs(runs, "finetune"), law="finetune", theta_prior=project_root / PRIOR, random_seed=1, progressbar=False)
+    result = bayes_atlas.fit(
+        _designs(runs, "finetune"), law="finetune", theta_prior=project_root / PRIOR, random_seed=1, progressbar=False
+    )
     assert result.diagnostics.converged, result.diagnostics
     inside = []
     for code in result.languages:
         row = crossover(code, 2e9, posterior=result).iloc[0]
         true = truth.crossover_tokens(code, 2e9)
         inside.append(row["tokens_lower"] <= true <= row["tokens_upper"] if np.isfinite(row["tokens_lower"]) else False)
-        print(f"{code}: true {true:.3g}, posterior {row['tokens_median']:.3g} [{row['tokens_lower']:.3g}, {row['tokens_upper']:.3g}], p_never {row['p_never']:.2f}")
+        print(
+            f"{code}: true {true:.3g}, posterior {row['tokens_median']:.3g} [{row['tokens_lower']:.3g}, {row['tokens_upper']:.3g}], p_never {row['p_never']:.2f}"
+        )
     print(f"crossover coverage at 2B (90%): {np.mean(inside):.2f} of {len(inside)}")
     head = result.summary().loc[("all", "head_exponent")]
     print(f"head exponent {head['mean']:.2f} [{head['lower']:.2f}, {head['upper']:.2f}] (truth {truth.ckpt_exponent})")
@@ -41,7 +45,9 @@ def test_finetune_law_recovers_the_true_crossovers(study, project_root):
 
 def test_curse_law_recovers_phi_psi_and_the_multipliers(study, project_root):
     runs, truth = study
-    result = bayes_atlas.fit(_designs(runs, "curse"), law="curse", theta_prior=project_root / PRIOR, random_seed=1, progressbar=False)
+    result = bayes_atlas.fit(
+        _designs(runs, "curse"), law="curse", theta_prior=project_root / PRIOR, random_seed=1, progressbar=False
+    )
     assert result.diagnostics.converged, result.diagnostics
     summary = result.summary()
     rates = {}

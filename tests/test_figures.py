@@ -12,7 +12,8 @@ from click.testing import CliRunner  # noqa: E402
 
 from bayes_atlas import figures  # noqa: E402
 from bayes_atlas.cli import main  # noqa: E402
-from bayes_atlas.transfer import load_default, script_family_tests  # noqa: E402
+from bayes_atlas.transfer import load_default  # noqa: E402
+from bayes_atlas.transfer_stats import script_family_tests  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_heatmap_marks_uncertain_cells(fit):
 
 
 def test_script_family_and_asymmetry_plots(fit):
-    table = script_family_tests(fit, n_permutations=20)
+    table = script_family_tests(fit=fit, n_permutations=20).comparison()
     fig = figures.script_family_plot(table)
     assert len(fig.axes) == 2
     fig = figures.asymmetry_plot(fit)

@@ -33,7 +33,9 @@ def _tree(posterior: dict, diverging: np.ndarray, tree_depth: np.ndarray) -> xr.
 
 def test_healthy_chains_raise_no_warning():
     rng = np.random.default_rng(0)
-    tree = _tree({"a": rng.normal(size=(4, 1000)), "b": rng.normal(size=(4, 1000, 3))}, np.zeros((4, 1000), bool), np.full((4, 1000), 3))
+    tree = _tree(
+        {"a": rng.normal(size=(4, 1000)), "b": rng.normal(size=(4, 1000, 3))}, np.zeros((4, 1000), bool), np.full((4, 1000), 3)
+    )
     d = diagnose(tree, wall_time_s=1.0)
     assert d.divergences == 0 and d.tree_depth_hits == 0
     assert d.max_r_hat < 1.01 and d.min_ess_bulk > 400

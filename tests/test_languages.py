@@ -55,7 +55,15 @@ def test_languages_outside_the_38_get_script_and_family(code, script, family):
 
 @pytest.mark.parametrize(
     ("given", "canonical"),
-    [("CAT", "ca"), ("ca", "ca"), ("swh_Latn", "sw"), ("ace_Arab", "ace-Arab"), ("sr-Latn", "sr-Latn"), ("eng", "en"), ("zsm", "ms")],
+    [
+        ("CAT", "ca"),
+        ("ca", "ca"),
+        ("swh_Latn", "sw"),
+        ("ace_Arab", "ace-Arab"),
+        ("sr-Latn", "sr-Latn"),
+        ("eng", "en"),
+        ("zsm", "ms"),
+    ],
 )
 def test_normalize_code(given, canonical):
     assert normalize_code(given) == canonical

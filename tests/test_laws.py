@@ -161,6 +161,8 @@ def test_functions_accept_jax_arrays():
     p.update(tau=jnp.zeros(3), tau_other=jnp.array(0.05))
     loss = laws.get_law("atlas").mean_log_loss(jnp, design, p)
     assert isinstance(loss, jax.Array)
-    assert float(loss) == pytest.approx(float(laws.get_law("atlas").mean_log_loss(np, design, {k: np.asarray(v) for k, v in p.items()})))
+    assert float(loss) == pytest.approx(
+        float(laws.get_law("atlas").mean_log_loss(np, design, {k: np.asarray(v) for k, v in p.items()}))
+    )
     grad = jax.grad(lambda lam: laws.saturate(5e9, 1e9, lam))(0.065)
     assert float(grad) < 0  # a faster-decaying repetition value means less effective data

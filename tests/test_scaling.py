@@ -30,7 +30,9 @@ def bilingual_runs(study):
 
 @pytest.fixture(scope="module")
 def small_fit(mono_runs):
-    return bayes_atlas.fit(mono_runs, law="chinchilla", draws=200, tune=300, chains=2, random_seed=1, progressbar=False, warn=False)
+    return bayes_atlas.fit(
+        mono_runs, law="chinchilla", draws=200, tune=300, chains=2, random_seed=1, progressbar=False, warn=False
+    )
 
 
 def test_prepare_law_data_picks_transfer_sources(bilingual_runs):
@@ -109,7 +111,9 @@ def test_epoch_chinchilla_runs_match_the_published_fit(mirror):
     from bayes_atlas.laws import D_REF, N_REF, amplitude_from_reference
     from bayes_atlas.public_runs import chinchilla_epoch
 
-    result = bayes_atlas.fit(chinchilla_epoch(), law="chinchilla", draws=500, tune=500, chains=4, random_seed=0, progressbar=False)
+    result = bayes_atlas.fit(
+        chinchilla_epoch(), law="chinchilla", draws=500, tune=500, chains=4, random_seed=0, progressbar=False
+    )
     assert result.diagnostics.divergences == 0 and result.diagnostics.max_r_hat < 1.02
     published = {"E": 1.82, "alpha": 0.348, "beta": 0.366}
     summary = result.summary()
@@ -133,7 +137,23 @@ def test_fit_command(mono_runs, tmp_path):
     out, card = tmp_path / "law.nc", tmp_path / "law.md"
     runner = CliRunner()
     result = runner.invoke(
-        main, ["fit", str(csv), "--law", "chinchilla", "--out", str(out), "--card", str(card), "--draws", "100", "--tune", "100", "--chains", "2"]
+        main,
+        [
+            "fit",
+            str(csv),
+            "--law",
+            "chinchilla",
+            "--out",
+            str(out),
+            "--card",
+            str(card),
+            "--draws",
+            "100",
+            "--tune",
+            "100",
+            "--chains",
+            "2",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert Fit.load(out).languages == ("en", "fr", "sw")
@@ -231,7 +251,9 @@ def test_per_sequence_losses_are_rescaled_per_language(mono_runs):
 
 def test_unpooled_fit_has_no_population(mono_runs):
     config = LawConfig(pooling="none")
-    result = bayes_atlas.fit(mono_runs, law="chinchilla", config=config, draws=100, tune=150, chains=2, random_seed=6, progressbar=False, warn=False)
+    result = bayes_atlas.fit(
+        mono_runs, law="chinchilla", config=config, draws=100, tune=150, chains=2, random_seed=6, progressbar=False, warn=False
+    )
     assert "theta_mu" not in result.posterior
     assert result.posterior["alpha"].sizes["language"] == 3
     with pytest.raises(ValueError, match="pooling must be"):
@@ -260,7 +282,7 @@ def test_population_options_build_the_named_variables(study):
     config = LawConfig(parameterization="auto", centered_min_rows=10, population_correlation=False, student_nu=None)
     model = build_law_model(data, config)
     centred = list(model.coords["language_centered"])
-    assert centred == [code for code, n in zip(data.languages, rows) if n >= 10] and 0 < len(centred) < len(data.languages)
+    assert centred == [code for code, n in zip(data.languages, rows, strict=False) if n >= 10] and 0 < len(centred) < len(data.languages)
     assert len(model.coords["language_noncentered"]) == len(data.languages) - len(centred)
     assert {"nu", "theta_sd"} <= {v.name for v in model.free_RVs}
     assert type(model["theta_sd"].owner.op).__name__.startswith("Gamma")
@@ -273,11 +295,18 @@ def test_population_options_build_the_named_variables(study):
 
 def test_learnt_tails_are_used_by_predict(mono_runs):
     config = LawConfig(student_nu=None)
-    result = bayes_atlas.fit(mono_runs, law="chinchilla", config=config, draws=100, tune=150, chains=2, random_seed=9, progressbar=False, warn=False)
+    result = bayes_atlas.fit(
+        mono_runs, law="chinchilla", config=config, draws=100, tune=150, chains=2, random_seed=9, progressbar=False, warn=False
+    )
     assert result.posterior["nu"].dims == ("chain", "draw")
     assert LawConfig.from_dict(result.config.to_dict()).student_nu is None
-    draws = result.predict(mono_runs, random_seed=0)
-    assert np.isfinite(draws.values).all()
+    # predict draws its noise with the learnt nu: set every draw's nu to 1 (Cauchy) and the
+    # standardised noise must have Cauchy tails, P(|z| > 10) = 2 atan(1/10) / pi = 0.0635.
+    result.posterior["nu"] = result.posterior["nu"] * 0 + 1.0
+    noisy = np.log(result.predict(mono_runs, random_seed=0).values)
+    mean = np.log(result.predict(mono_runs, noise=False).values)
+    z = (noisy - mean) / result.posterior["sigma"].values[..., None]
+    assert np.mean(np.abs(z) > 10) == pytest.approx(2 * np.arctan(0.1) / np.pi, abs=0.01)
 
 
 def test_files_from_before_the_spread_prior_setting_load_as_half_normal(small_fit, tmp_path):

@@ -61,7 +61,7 @@ def test_scarce_languages_repeat_data(study):
     assert truth.lam == pytest.approx(1 / 15.4)
 
 
-def test_crossovers_reproduce_the_printed_ones():
+def test_truth_is_calibrated_to_the_printed_crossovers():
     truth = default_truth()
     printed = datasets.crossover_tokens().set_index("language")["crossover_tokens"]
     for code, tokens in printed.items():
@@ -104,7 +104,15 @@ def test_truth_must_cover_the_design():
         base.params("xx")
 
 
-def test_assumptions_are_stated():
+def test_stated_assumptions_are_the_truth_used():
     truth = default_truth()
-    assert len(truth.assumptions) >= 5
+    text = " ".join(truth.assumptions)
+    assert "lam = 1/15.4" in text and truth.lam == pytest.approx(1 / 15.4)
+    assert "tau_other = 0.05" in text and truth.tau_other == 0.05
+    assert "2e10 target tokens at 2B" in text and truth.ckpt_tokens_2b == 2e10 and truth.ckpt_exponent == 0.7
+    table = truth.languages
+    n = len(table)
+    for name, mean, sd in (("alpha", 0.45, 0.03), ("beta", 0.15, 0.02), ("phi", 0.11, 0.02), ("psi", -0.04, 0.01)):
+        assert f"{name}_t ~ N({mean}, {sd})" in text
+        assert abs(table[name].mean() - mean) < 4 * sd / np.sqrt(n), name  # drawn around the stated centre
     assert any("yo" in text for text in truth.assumptions)

@@ -107,7 +107,7 @@ def test_helpers_for_a_target_outside_the_fit(fit):
     table = fit.helpers("hi", k=3)
     assert table.attrs["fitted_target"] is False
     assert len(table) == 38 and table["published"].isna().all()
-    assert table[f"p_top3"].sum() == pytest.approx(3)
+    assert table["p_top3"].sum() == pytest.approx(3)
     fitted_width = (fit.helpers("mr")["bts_upper"] - fit.helpers("mr")["bts_lower"]).mean()
     assert (table["bts_upper"] - table["bts_lower"]).mean() > 2 * fitted_width
     # Hindi shares Devanagari and Indo-European with Marathi and Nepali: they rank above
@@ -170,11 +170,8 @@ def test_script_family_posterior_and_comparison(fit):
     assert "bayesian_transfer_model" not in transfer_stats.script_family_tests(n_permutations=5).comparison().index
 
 
-def test_deprecated_alias_is_the_one_function(fit):
-    with pytest.warns(DeprecationWarning, match="transfer_stats.script_family_tests"):
-        old = transfer.script_family_tests(fit, n_permutations=20, seed=3)
-    new = transfer_stats.script_family_tests(fit=fit, n_permutations=20, seed=3).comparison()
-    pd.testing.assert_frame_equal(old, new)
+def test_there_is_one_script_family_function():
+    assert not hasattr(transfer, "script_family_tests")  # the old DataFrame-returning twin is gone
 
 
 def test_draws_stacks_chains(fit):

@@ -40,7 +40,9 @@ def test_recovers_known_parameters(seed):
     effects = np.concatenate([fit.draws("target_effect"), fit.draws("source_effect")], axis=1)
     effect_coverage = _coverage(effects, np.concatenate([truth["target_effect"], truth["source_effect"]]))
     latent_coverage = _coverage(fit.bts().values.reshape(fit.n_draws, 38, 38), truth["latent"])
-    print(f"\nseed {seed}: 90% coverage of the 76 language effects {effect_coverage:.3f}, of the 1406 latent cells {latent_coverage:.3f}")
+    print(
+        f"\nseed {seed}: 90% coverage of the 76 language effects {effect_coverage:.3f}, of the 1406 latent cells {latent_coverage:.3f}"
+    )
     assert 0.8 <= effect_coverage <= 0.99
     assert 0.85 <= latent_coverage <= 0.95
     for name in ("beta_script", "beta_family", "symmetric_sd", "intercept"):
@@ -68,7 +70,9 @@ def test_leave_one_language_out():
     assert bayes["rmse"] < scores.loc["ols_covariates", "rmse"]
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation: a normal population under-covers the languages that are hardest to help")
+@pytest.mark.xfail(
+    strict=True, reason="known limitation: a normal population under-covers the languages that are hardest to help"
+)
 def test_leave_one_language_out_for_extreme_targets():
     # yo, ckb, ps, zh and ur have target effects near -1 (BTS around -1.3 from every source);
     # left out, the normal population puts them too close to the others: 90% coverage

@@ -4,6 +4,10 @@
   loss, co-training and finetune-or-pretrain for a language at a budget;
 - :func:`expand_languages` (:mod:`~bayes_atlas.decisions.expansion`): K -> rK languages;
 - :func:`crossover`, :func:`crossover_compute_fit` (:mod:`~bayes_atlas.decisions.finetune`);
+- :func:`optimal_mixture` (:mod:`~bayes_atlas.decisions.mixture`): sampling proportions, N and D
+  with the lowest posterior expected loss, against monolingual, uniform, temperature and Unimax;
+- :func:`next_run` (:mod:`~bayes_atlas.decisions.next_run`): which run next, by expected
+  shrinkage of the N* interval per FLOP (preposterior analysis);
 - the lower level: :mod:`~bayes_atlas.decisions.optimum` (compute optimum per draw for a fit
   and a target), :mod:`~bayes_atlas.decisions.cotraining`, :mod:`~bayes_atlas.decisions.caveats`.
 
@@ -23,17 +27,23 @@ from typing import Any
 
 from bayes_atlas.decisions.expansion import Expansion, expand_languages
 from bayes_atlas.decisions.finetune import crossover, crossover_compute_fit
+from bayes_atlas.decisions.mixture import MixtureResult, optimal_mixture
+from bayes_atlas.decisions.next_run import NextRunPlan, next_run
 from bayes_atlas.decisions.recommend import Recommendation, posterior_recommend
 from bayes_atlas.errors import DecisionWarning
 
 __all__ = [
     "DecisionWarning",
     "Expansion",
+    "MixtureResult",
+    "NextRunPlan",
     "Recommendation",
     "crossover",
     "crossover_compute_fit",
     "expand_languages",
     "load_posterior",
+    "next_run",
+    "optimal_mixture",
     "posterior_recommend",
 ]
 

@@ -76,6 +76,15 @@ def posterior_caveats(fit: Any, role: str, codes: list[str]) -> list[DecisionWar
                 f"{d.max_r_hat:.3f}, min ESS {d.min_ess_bulk:.0f}); refit with more draws",
             )
         )
+    not_identified = getattr(fit, "meta", {}).get("not_identified") or {}
+    if not_identified:
+        found.append(
+            DecisionWarning(
+                "BA206",
+                f"the {role} posterior's {', '.join(sorted(not_identified))} were not identified by its run table "
+                f"({'; '.join(sorted(set(not_identified.values())))}): the answer rests on their prior",
+            )
+        )
     unseen = [c for c in codes if c not in fit.languages]
     if unseen:
         found.append(

@@ -198,7 +198,5 @@ def crossover_compute_fit(
     }
     table = pd.DataFrame.from_dict(rows, orient="index", columns=["median", "lower", "upper", "printed_a", "printed_b"])
     table.index.name = "quantity"
-    table.attrs.update(
-        languages=codes, params=sizes.tolist(), draws_used=int(finite.sum()), share_never=float(np.mean(~w))
-    )
+    table.attrs.update(languages=codes, params=sizes.tolist(), draws_used=int(finite.sum()), share_never=float(np.mean(~w)))
     return table

@@ -57,10 +57,13 @@ class Recommendation:
         Point decisions: ``recommended_params`` (the model size with the lowest expected
         loss), ``regret_params_low`` / ``regret_params_high`` (sizes whose expected loss is
         within ``regret`` of that minimum), ``p_pretrain`` (probability pretraining from
-        scratch beats finetuning), ``advice``, ``co_training`` (which candidates are likely
-        to help).
+        scratch beats finetuning), ``advice``, ``co_training`` (whether co-training pays at
+        this budget and these unique tokens, by how much, with P(improves), and which mixture:
+        :func:`~bayes_atlas.decisions.mixture.optimal_mixture` over the user's ``languages``
+        or the best BTS sources) and ``co_training_mixture`` (the same as numbers).
     helpers
-        The best co-training languages for the target (transfer posterior), best first.
+        The transfer posterior's BTS table for the target, best first (what a 50/50 bilingual
+        run at the paper's scale gains; not whether mixing pays at this budget).
     warnings
         :class:`DecisionWarning` objects (also emitted with :mod:`warnings`).
     """
@@ -264,7 +267,9 @@ def posterior_recommend(
             )
 
     # Expected loss along the iso-compute line: the Bayes choice and its regret band.
-    decision: dict[str, Any] = {"params_interval_clipped": bool(compute is not None and params is None and tokens is None and np.any(optimum.at_bound))}
+    decision: dict[str, Any] = {
+        "params_interval_clipped": bool(compute is not None and params is None and tokens is None and np.any(optimum.at_bound))
+    }
     if compute is not None and params is None and tokens is None:
         # The Bayes choice is searched in the same range as the per-draw optima, never beyond.
         grid = np.linspace(*np.clip(np.quantile(np.log(N_opt), [0.0, 1.0]) + np.array([-2.5, 2.5]), *LOG_N_BOUNDS), 301)
@@ -331,12 +336,41 @@ def posterior_recommend(
     helper_table = transfer_fit.helpers(target, k=helpers, ci=ci, top=helpers, random_seed=random_seed)
     helper_table = helper_table[["bts_mean", "bts_lower", "bts_upper", "p_helps", f"p_top{helpers}"]]
     found += [w for w in posterior_caveats(transfer_fit, "transfer", [target]) if w.code == "BA204"]
-    likely = helper_table.index[helper_table["p_helps"] >= 0.8].tolist()
-    decision["co_training"] = (
-        f"likely helpers (P(helps) >= 0.8): {', '.join(likely)}"
-        if likely
-        else f"no source is likely to help {target} (every P(helps) < 0.8): co-training buys little; train monolingually or pick by other needs"
+    # Does co-training pay at THIS budget and these unique tokens? The mixture optimiser answers
+    # (posterior expected loss through the law); BTS (a 50/50 bilingual run at 42B tokens) does not.
+    from bayes_atlas.decisions.mixture import DEFAULT_CANDIDATES, optimal_mixture
+
+    candidates = co_training or [c for c in helper_table.index if c != target][:DEFAULT_CANDIDATES]
+    if isinstance(unique_tokens, dict):
+        mixture_unique: Any = {
+            c: v for c, v in unique_tokens.items() if check_language(c, "unique_tokens language") in (target, *candidates)
+        }
+    else:
+        mixture_unique = unique_tokens
+    mix = optimal_mixture(
+        target,
+        budget,
+        unique_tokens=mixture_unique,
+        candidates=candidates,
+        ci=ci,
+        posterior=law,
+        transfer=transfer_fit,
+        random_seed=random_seed,
+        warn=False,
     )
+    decision["co_training"] = mix.decision["text"]
+    decision["co_training_mixture"] = {
+        "pays": mix.decision["co_training_pays"],
+        "p_improves": mix.decision["p_improves"],
+        "loss_change": mix.decision["loss_change"],
+        "mixture": mix.decision["mixture"],
+        "params": mix.params,
+        "tokens": mix.tokens,
+        "candidates": list(candidates),
+        "at_compute": budget,
+    }
+    draws["co_training_loss_change"] = 0.0 - mix.draws["diff_monolingual"]
+    found += [w for w in mix.warnings if w.code not in {x.code for x in found}]
     rec = Recommendation(
         target=target,
         inputs={

@@ -203,9 +203,7 @@ def prepare_law_data(runs: Any, *, with_family_share: bool = False) -> LawData:
             transfer_pair[i, k] = pair_index.setdefault((target, source), len(pair_index))
         used = {target, *chosen}
         other_tokens[i] = sum(row[column[s]] for s in tokens.columns if s not in used)
-    mixture = (
-        np.maximum((token_values[:, [column[s] for s in named]] > 0).sum(axis=1), 1).astype(float) if named else np.ones(n)
-    )
+    mixture = np.maximum((token_values[:, [column[s] for s in named]] > 0).sum(axis=1), 1).astype(float) if named else np.ones(n)
     return LawData(
         log_params=np.log(frame["params"].to_numpy(dtype=float)),
         total_tokens=token_values.sum(axis=1),

@@ -40,7 +40,12 @@ SPEC = LawSpec(
     ),
     shared=(
         SharedParam("lam", "lognormal", lambda c: (c.lam_median, c.lam_log_sd), "repetition rate"),
-        SharedParam("head_start", "lognormal", lambda c: (c.head_start_median, c.head_start_log_sd), "H_2B: target tokens a 2B checkpoint is worth"),
+        SharedParam(
+            "head_start",
+            "lognormal",
+            lambda c: (c.head_start_median, c.head_start_log_sd),
+            "H_2B: target tokens a 2B checkpoint is worth",
+        ),
         SharedParam("head_exponent", "normal", lambda c: (c.head_exponent_mean, c.head_exponent_sd), "exponent of H(N) in N"),
     ),
     needs_own_tokens=True,

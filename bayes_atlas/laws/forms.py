@@ -200,9 +200,7 @@ def bts_from_tau(tau: Array) -> Array:
     return 2.0 * tau / (1.0 + tau)
 
 
-def compute_optimal_chinchilla(
-    C: Array, A: Array, alpha: Array, B: Array, beta: Array
-) -> tuple[Array, Array]:
+def compute_optimal_chinchilla(C: Array, A: Array, alpha: Array, B: Array, beta: Array) -> tuple[Array, Array]:
     """Closed-form compute-optimal (N, D) for the Chinchilla form under ``C = 6 N D``.
 
     ``N* = G (C/6)^(beta/(alpha+beta))``, ``D* = G^-1 (C/6)^(alpha/(alpha+beta))`` with

@@ -12,7 +12,9 @@ from bayes_atlas.laws.spec import LawSpec
 
 __all__ = ["LAWS", "REGISTRY", "get_law"]
 
-REGISTRY: dict[str, LawSpec] = {spec.name: spec for spec in (atlas.SPEC, chinchilla.SPEC, dcsl.SPEC, msl.SPEC, curse.SPEC, finetune.SPEC)}
+REGISTRY: dict[str, LawSpec] = {
+    spec.name: spec for spec in (atlas.SPEC, chinchilla.SPEC, dcsl.SPEC, msl.SPEC, curse.SPEC, finetune.SPEC)
+}
 #: Registered law names.
 LAWS = tuple(REGISTRY)
 

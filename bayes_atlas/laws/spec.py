@@ -114,8 +114,15 @@ class LawSpec:
 
 
 def softplus(xp: Any, x: Any) -> Any:
-    """``log(1 + exp(x))`` without overflow, in any namespace."""
-    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+    """``log(1 + exp(x))`` without overflow, in any namespace, with finite gradients in JAX.
+
+    The tail term's argument is clipped at -40 (exp(-40) = 4e-18): PyTensor rewrites
+    ``log1p(exp(y))`` into its own softplus, whose JAX version is a ``where`` over branches
+    that include ``y + exp(-y)``; for y far below 0 that branch overflows and, although not
+    taken, turns the gradient into NaN (measured: every draw divergent on a table with huge
+    "other" shares).
+    """
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(xp.maximum(-xp.abs(x), -40.0)))
 
 
 def chinchilla_log_loss(

@@ -152,9 +152,7 @@ class LawConfig:
         if self.pooling not in ("partial", "none"):
             raise ValueError(f"pooling must be 'partial' or 'none', got {self.pooling!r}")
         if self.parameterization not in ("centered", "noncentered", "auto"):
-            raise ValueError(
-                f"parameterization must be 'centered', 'noncentered' or 'auto', got {self.parameterization!r}"
-            )
+            raise ValueError(f"parameterization must be 'centered', 'noncentered' or 'auto', got {self.parameterization!r}")
         for name in ("theta_mean", "theta_scale", "theta_sd"):
             if len(getattr(self, name)) != len(THETA):
                 raise ValueError(f"LawConfig.{name} needs {len(THETA)} values {THETA}")

@@ -21,8 +21,8 @@ data, the regime where non-centring wins).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -234,7 +234,6 @@ class TransferData:
     same_family: np.ndarray
     rounding: float
     main_group: int
-
 
 
 def pair_indices(n_languages: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
