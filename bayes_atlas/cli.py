@@ -544,23 +544,11 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
 
     from bayes_atlas import figures as figs
     from bayes_atlas.transfer import TransferFit, load_default
-    from bayes_atlas.transfer_stats import script_family_tests
 
     with _capture_warnings() as found:
         fit = TransferFit.load(posterior) if posterior else load_default()
-        made = {
-            "transfer_heatmap": figs.transfer_heatmap(fit),
-            "script_family": figs.script_family_plot(script_family_tests(fit=fit, n_permutations=permutations).comparison()),
-            "transfer_asymmetry": figs.asymmetry_plot(fit),
-            "compute_optimal": figs.compute_optimal_plot(),
-            "curse": figs.curse_plot(),
-            "expansion": figs.expansion_plot(),
-            "finetune": figs.finetune_plot(),
-            "crossover_compute": figs.crossover_compute_plot(),
-        }
-        for name, fig in made.items():
-            for path in figs.save_figure(fig, directory / name, formats=kinds):
-                click.echo(f"wrote {path}")
+        # Progress per figure (the permutation test alone takes ~15 s), then "wrote <path>" per file.
+        figs.write_figures(directory, fit, permutations=permutations, formats=kinds, progress=click.echo)
     _report(_translated(found))
 
 

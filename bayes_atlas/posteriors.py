@@ -65,6 +65,8 @@ def load(path: str | Path) -> Any:
     Returns
     -------
     Fit or TransferFit
+        Shared with every other caller that loads the same unchanged file (it is cached):
+        do not modify it; load a private copy with ``Fit.load(path)`` to experiment.
 
     Raises
     ------

@@ -33,6 +33,7 @@ def made(transfer_fit):
     """One small instance of each figure (fewer points than the defaults, same code paths)."""
     import matplotlib.pyplot as plt
 
+    plt.close("all")  # other test modules leave figures open
     table = script_family_tests(fit=transfer_fit, n_permutations=20).comparison()
     out = {
         "transfer_heatmap": figures.transfer_heatmap(transfer_fit),
@@ -60,7 +61,11 @@ def _legends(fig):
 
 
 def _legend_entries(fig) -> list[tuple[str, object]]:
-    return [(text.get_text(), handle) for legend in _legends(fig) for text, handle in zip(legend.get_texts(), legend.legend_handles, strict=True)]
+    return [
+        (text.get_text(), handle)
+        for legend in _legends(fig)
+        for text, handle in zip(legend.get_texts(), legend.legend_handles, strict=True)
+    ]
 
 
 def _legend_text(fig) -> str:
@@ -81,7 +86,11 @@ def _colour_of(fig, code: str) -> tuple[float, float, float]:
 
 def test_one_colour_per_language_in_every_figure(made):
     for code in ("en", "zh", "hi", "sw"):
-        seen = {name: _colour_of(made[name], code) for name in ("compute_optimal", "curse", "crossover_compute") if code != "sw" or name != "crossover_compute"}
+        seen = {
+            name: _colour_of(made[name], code)
+            for name in ("compute_optimal", "curse", "crossover_compute")
+            if code != "sw" or name != "crossover_compute"
+        }
         assert set(seen.values()) == {_rgb(figures.language_colour(code))}, (code, seen)
     # zh is not drawn black like the pooled fit, and its lines carry its own colour.
     zh_panel = next(ax for ax in made["crossover_compute"].axes if ax.get_title() == "zh")
@@ -220,7 +229,9 @@ def test_make_figures_reports_progress(tmp_path, transfer_fit):
     assert messages[0].startswith("[1/2] curse") and messages[1].startswith("[1/2] curse: done in")
     assert messages[2].startswith("[2/2] expansion") and re.search(r"done in \d+\.\d s$", messages[3])
     messages.clear()
-    written = figures.write_figures(tmp_path, transfer_fit, names=("script_family",), permutations=5, formats=("png",), progress=messages.append)
+    written = figures.write_figures(
+        tmp_path, transfer_fit, names=("script_family",), permutations=5, formats=("png",), progress=messages.append
+    )
     assert written == [tmp_path / "script_family.png"] and written[0].stat().st_size > 10_000
     assert "5 permutations" in messages[0] and messages[-1] == f"wrote {written[0]}"
     with pytest.raises(ValueError, match="unknown figure"):

@@ -38,6 +38,9 @@ def _diagnostics(**changes):
     [
         ({}, False),
         ({"max_r_hat": 1.05}, False),  # short of the bar: a warning, not a failure
+        ({"max_r_hat": 1.4}, True),
+        ({"max_r_hat": 1.4, "draws": 150}, False),  # a tiny run cannot tell 1.4 from noise
+        ({"max_r_hat": 2.3, "draws": 150}, True),
         ({"max_r_hat": 3e16}, True),  # stuck chains
         ({"max_r_hat": float("inf")}, True),  # a quantity stuck at one value in every chain
         ({"divergences": 4000}, True),  # every draw divergent
@@ -75,14 +78,14 @@ def _one_size_table():
 
 
 def test_a_single_model_size_warns_that_alpha_is_not_identified_and_decisions_say_so():
-    # One model size: E and the parameter term are confounded, the chains disagree, and the
-    # error names what the table lacks (measured: r_hat 2.3 at these settings).
+    # One model size: E and the parameter term are confounded (measured: r_hat 2.1-2.3 here).
     runs = _one_size_table()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with pytest.raises(FitFailedError, match="lacks what the law needs: every row has the same model size") as raised:
-            bayes_atlas.fit(runs, law="chinchilla", draws=60, tune=60, chains=2, random_seed=0, progressbar=False)
-    result = raised.value.fit.accept_failure()
+        result = bayes_atlas.fit(
+            runs, law="chinchilla", draws=60, tune=60, chains=2, random_seed=0, progressbar=False, allow_failed=True
+        )
+    result.accept_failure()
     found = [w.message for w in caught if isinstance(w.message, IdentifiabilityWarning)]
     assert [w.code for w in found] == ["BA105"] and "alpha" in found[0].text
     summary = result.summary()
@@ -96,7 +99,9 @@ def test_a_fit_that_did_not_mix_is_an_error_and_cannot_be_saved_or_decided_from(
 
     runs = _one_size_table()
     monkeypatch.setattr(scaling, "_failure", lambda d: "max r_hat 3e+16 (alpha[en]): the chains disagree or are stuck")
-    with pytest.raises(FitFailedError, match="did not converge at all") as raised:
+    with pytest.raises(
+        FitFailedError, match="did not converge at all.*lacks what the law needs: every row has the same model size"
+    ) as raised:
         bayes_atlas.fit(runs, law="chinchilla", draws=30, tune=30, chains=2, random_seed=0, progressbar=False, warn=False)
     failed = raised.value.fit
     assert failed.failed

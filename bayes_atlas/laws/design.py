@@ -79,9 +79,9 @@ class Design:
 
         Examples
         --------
-        >>> d = Design.of_run(params=1e9, tokens=2e10)
-        >>> float(np.exp(d.log_params)), float(d.total_tokens)
-        (1000000000.0, 20000000000.0)
+        >>> d = Design.of_run(params=1e9, tokens=2e10, transfer_tokens=[1e10])
+        >>> round(float(np.exp(d.log_params))), float(d.total_tokens), d.transfer_tokens.tolist()
+        (1000000000, 30000000000.0, [10000000000.0, 0.0, 0.0])
         """
         params = np.asarray(params, dtype=float)
         tokens = np.asarray(tokens, dtype=float)
