@@ -39,6 +39,7 @@ _SUBMODULES = (
     "scaling",
     "simulate",
     "transfer",
+    "transfer_eval",
     "transfer_stats",
 )
 _EXPORTS = {
@@ -56,6 +57,10 @@ _EXPORTS = {
     "NextRunPlan": "decisions",
     "evaluate": "evaluation",
     "TransferFit": "transfer",
+    "crossover_compute_fit": "decisions",
+    "Expansion": "decisions",
+    "get_law": "laws",
+    "LawSpec": "laws",
     "LawConfig": "models.law",
     **{
         name: "errors"
@@ -67,6 +72,7 @@ _EXPORTS = {
             "FitFailedError",
             "FitInputError",
             "IdentifiabilityWarning",
+            "OutputPathError",
             "PosteriorFileError",
             "PosteriorKindError",
             "RunTableError",
@@ -86,3 +92,7 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(f"bayes_atlas.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'bayes_atlas' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -14,15 +14,13 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from bayes_atlas.errors import OutputPathError  # noqa: F401 - re-exported for the CLI
+
 #: Marker the command line appends to the model cards it writes (an HTML comment: invisible in
 #: rendered markdown), so that a later run may replace them without ``--force``.
 CARD_MARKER = "<!-- written by bayes-atlas -->"
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-class OutputPathError(ValueError):
-    """An output path that would destroy an input or a foreign file, or that cannot be written."""
 
 
 def _fsync_file(path: Path) -> None:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from bayes_atlas import defaults
 
-__all__ = ["datablations_holdout", "epoch_holdout", "goldfish_holdout", "score_holdout"]
+__all__ = ["SUITE", "datablations_holdout", "epoch_holdout", "goldfish_holdout", "run_suite", "score_holdout"]
 
 
 def _goldfish_config() -> Any:
@@ -44,6 +44,24 @@ def _fit_training(runs: Any, law: str, config: Any, sampler: dict[str, Any], ini
     from bayes_atlas.scaling import fit
 
     return fit(runs, law=law, config=config, warn=False, init=init, **sampler)
+
+
+def _fit_and_score(
+    runs: Any, train: np.ndarray, test: np.ndarray, law: str, config: Any, sampler: dict[str, Any], init: str = "jitter"
+) -> tuple[Any, pd.DataFrame]:
+    """One calibration task: the law fitted to the ``train`` rows, the ``test`` rows scored."""
+    result = _fit_training(runs.subset(train), law, config, sampler, init)
+    return result, score_holdout(runs, result, test, random_seed=sampler["random_seed"])
+
+
+def _run_fits(
+    specs: list[dict[str, Any]], chains: int, workers: int | None, scheduler: str | None, key: str
+) -> list[tuple[Any, pd.DataFrame]]:
+    """:func:`_fit_and_score` for each spec, serially or on Dask (:mod:`bayes_atlas.distributed`)."""
+    from bayes_atlas.distributed import Task, run_tasks
+
+    tasks = [Task(_fit_and_score, spec, jax_devices=chains, key=f"{key}-{i}") for i, spec in enumerate(specs)]
+    return run_tasks(tasks, workers=workers, scheduler=scheduler)
 
 
 def score_holdout(runs: Any, result: Any, test: np.ndarray, *, random_seed: int = 0) -> pd.DataFrame:
@@ -121,6 +139,8 @@ def epoch_holdout(
     random_seed: int = 0,
     progressbar: bool = False,
     config: Any = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """Chinchilla-form law on Epoch's 245 runs; the top 20% by training compute held out.
 
@@ -133,6 +153,9 @@ def epoch_holdout(
     ``attrs``: ``summary`` (coverage, error), ``fit`` (the :class:`bayes_atlas.Fit`, whose
     ``summary()`` sits beside Epoch's published E 1.82, A 482, alpha 0.348, B 2085,
     beta 0.366).
+
+    ``workers`` / ``scheduler``: fit on a Dask LocalCluster of that many worker processes or
+    on a running cluster (:func:`bayes_atlas.distributed.run_tasks`); same result as serial.
     """
     from bayes_atlas.models.law import LawConfig
     from bayes_atlas.public_runs import chinchilla_epoch
@@ -141,20 +164,31 @@ def epoch_holdout(
     compute = runs.frame["training_flop"].to_numpy()
     test = compute >= np.quantile(compute, 0.8)
     sampler = {"draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed, "progressbar": progressbar}
-    result = _fit_training(runs.subset(~test), "chinchilla", config or LawConfig(law="chinchilla", student_nu=None), sampler)
-    table = score_holdout(runs, result, test, random_seed=random_seed)
+    config = config or LawConfig(law="chinchilla", student_nu=None)
+    spec = {"runs": runs, "train": ~test, "test": test, "law": "chinchilla", "config": config, "sampler": sampler}
+    [(result, table)] = _run_fits([spec], chains, workers, scheduler, "epoch")
     table.attrs.update(summary=_summarise(table), fit=result)
     return table
 
 
 def datablations_holdout(
-    *, draws: int = defaults.DRAWS, tune: int = defaults.TUNE, chains: int = 4, random_seed: int = 0, progressbar: bool = False
+    *,
+    draws: int = defaults.DRAWS,
+    tune: int = defaults.TUNE,
+    chains: int = 4,
+    random_seed: int = 0,
+    progressbar: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """ATLAS law on the data-constrained runs; the most repeated 10% (>= ~227 epochs) held out.
 
     Diverged runs (``diverged``), variants and deduplicated runs are masked, as SOURCE.md
     describes. ``attrs``: ``summary``, ``lam`` (posterior draws of the repetition rate; the
     published ``1 / R*_D = 1 / 15.4``), ``fit``.
+
+    ``workers`` / ``scheduler``: fit on a Dask LocalCluster of that many worker processes or
+    on a running cluster (:func:`bayes_atlas.distributed.run_tasks`); same result as serial.
     """
     from bayes_atlas.public_runs import datablations
 
@@ -164,8 +198,8 @@ def datablations_holdout(
     epochs = frame["epochs"].to_numpy()
     test = keep & (epochs >= np.quantile(epochs[keep], 0.9))
     sampler = {"draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed, "progressbar": progressbar}
-    result = _fit_training(runs.subset(keep & ~test), "atlas", None, sampler)
-    table = score_holdout(runs, result, test, random_seed=random_seed)
+    spec = {"runs": runs, "train": keep & ~test, "test": test, "law": "atlas", "config": None, "sampler": sampler}
+    [(result, table)] = _run_fits([spec], chains, workers, scheduler, "datablations")
     table.attrs.update(summary=_summarise(table), lam=result.draws("lam"), fit=result)
     return table
 
@@ -180,6 +214,8 @@ def goldfish_holdout(
     progressbar: bool = False,
     max_languages: int | None = None,
     config: Any = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """Hold out each Goldfish language's largest data size; partial pooling vs no pooling.
 
@@ -202,6 +238,10 @@ def goldfish_holdout(
     run ties its floor and amplitudes together (they sum to 1 there), which an independent
     population cannot express; the correlated one can (median error 2.2%, coverage 0.75)
     but its chains do not mix yet. Pooling does not pay here yet.
+
+    ``workers`` / ``scheduler``: fit the pooling modes at once on a Dask LocalCluster of that
+    many worker processes or on a running cluster (:func:`bayes_atlas.distributed.run_tasks`);
+    same result as serial.
 
     Returns
     -------
@@ -226,11 +266,20 @@ def goldfish_holdout(
     n_train = pd.Series(~test).groupby(languages).sum()
     sampler = {"draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed, "progressbar": progressbar}
     tables, diagnostics = [], {}
-    for mode in pooling:
-        mode_config = LawConfig.from_dict({**(config or _goldfish_config()).to_dict(), "pooling": mode})
-        result = _fit_training(runs.subset(~test), "chinchilla", mode_config, sampler, init="z")
+    specs = [
+        {
+            "runs": runs,
+            "train": ~test,
+            "test": test,
+            "law": "chinchilla",
+            "config": LawConfig.from_dict({**(config or _goldfish_config()).to_dict(), "pooling": mode}),
+            "sampler": sampler,
+            "init": "z",
+        }
+        for mode in pooling
+    ]
+    for mode, (result, scored) in zip(pooling, _run_fits(specs, chains, workers, scheduler, "goldfish"), strict=True):
         diagnostics[mode] = result.diagnostics.to_dict()
-        scored = score_holdout(runs, result, test, random_seed=random_seed)
         scored["pooling"] = mode
         scored["n_train"] = scored["language"].map(n_train).to_numpy()
         tables.append(scored)
@@ -242,3 +291,56 @@ def goldfish_holdout(
     table.attrs["summary"] = summary.astype({"n": int})
     table.attrs["diagnostics"] = diagnostics
     return table
+
+
+#: The calibration suite: name -> helper.
+SUITE = {"epoch": epoch_holdout, "datablations": datablations_holdout, "goldfish": goldfish_holdout}
+
+
+def _suite_member(name: str, kwargs: dict[str, Any]) -> pd.DataFrame:
+    return SUITE[name](**kwargs)
+
+
+def run_suite(
+    names: tuple[str, ...] = tuple(SUITE),
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    **kwargs: Any,
+) -> dict[str, pd.DataFrame]:
+    """Run several calibration helpers (each one task), serially or at once on Dask.
+
+    Parameters
+    ----------
+    names
+        Keys of :data:`SUITE`.
+    workers, scheduler
+        A LocalCluster of ``workers`` processes or a running cluster's address
+        (:func:`bayes_atlas.distributed.run_tasks`); default: one after another here.
+    progress
+        Print a line as each helper finishes.
+    **kwargs
+        Passed to every helper (``draws``, ``tune``, ``chains``, ``random_seed``, ...).
+
+    Returns
+    -------
+    dict
+        name -> the helper's table (with its ``attrs``), the same as calling it alone.
+    """
+    from bayes_atlas.distributed import Task, check_scheduler_options, run_tasks
+
+    check_scheduler_options(workers, scheduler)
+    unknown = set(names) - set(SUITE)
+    if unknown:
+        raise ValueError(f"unknown calibration checks {sorted(unknown)}; choose from {tuple(SUITE)}")
+    chains = int(kwargs.get("chains", 4))
+    tasks = [
+        Task(_suite_member, {"name": name, "kwargs": kwargs}, jax_devices=chains, key=f"calibration-{name}") for name in names
+    ]
+
+    def report(task: Task, table: pd.DataFrame) -> None:
+        print(f"calibration {task.kwargs['name']}: done", flush=True)
+
+    results = run_tasks(tasks, workers=workers, scheduler=scheduler, progress=report if progress else None)
+    return dict(zip(names, results, strict=True))

@@ -35,6 +35,7 @@ __all__ = [
     "FitFailedError",
     "FitInputError",
     "IdentifiabilityWarning",
+    "OutputPathError",
     "PosteriorFileError",
     "PosteriorKindError",
     "RunTableError",
@@ -92,6 +93,10 @@ class FitFailedError(RuntimeError):
         return (type(self), (str(self), None))
 
 
+class OutputPathError(ValueError):
+    """An output path that would destroy an input or a foreign file, or that cannot be written."""
+
+
 class TransferInputError(ValueError):
     """A transfer matrix or argument the transfer model cannot use."""
 
@@ -125,7 +130,7 @@ class IdentifiabilityWarning(BayesAtlasWarning):
 
 
 class DecisionWarning(BayesAtlasWarning):
-    """A caveat attached to a decision (codes ``BA201``-``BA205``)."""
+    """A caveat attached to a decision (codes ``BA201``-``BA206``)."""
 
 
 class RunTableWarning(BayesAtlasWarning):

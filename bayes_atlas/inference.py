@@ -111,20 +111,38 @@ class Diagnostics:
 def configure_jax(n_chains: int = 4) -> None:
     """Float64, ``n_chains`` host devices (parallel chains) and a persistent compile cache.
 
-    The device count only takes effect before JAX initialises its backend; once JAX is
-    running, NumPyro falls back to sequential chains (with its own warning).
+    What this changes in the process, and only where the user has not decided it:
+
+    - JAX's float64 mode (``numpyro.enable_x64``): the models need it (float32 gave 30x more
+      divergences, TOOLCHAIN.md);
+    - the host device count, only before JAX has started (``XLA_FLAGS``; afterwards it could
+      not take effect, and :func:`bayes_atlas.fit` samples in a fresh process instead);
+    - the persistent compilation cache, only if none is configured (``JAX_COMPILATION_CACHE_DIR``
+      or ``jax.config``): the project's ``.cache/jax``.
     """
+    import sys
+
     import numpyro
 
-    numpyro.set_host_device_count(max(int(n_chains), 1))
+    if "jax" not in sys.modules or not _jax_started():
+        numpyro.set_host_device_count(max(int(n_chains), 1))
     numpyro.enable_x64(True)
     import jax
 
     from bayes_atlas._paths import cache_dir
 
-    cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(cache_dir() / "jax")
-    jax.config.update("jax_compilation_cache_dir", cache)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    if not (os.environ.get("JAX_COMPILATION_CACHE_DIR") or jax.config.jax_compilation_cache_dir):
+        jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+
+def _jax_started() -> bool:
+    try:
+        from jax._src import xla_bridge  # private: JAX has no public "backend started" query
+
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):
+        return True  # cannot tell: assume started and change nothing that needs a fresh start
 
 
 def sample_nuts(
@@ -249,11 +267,7 @@ def jax_started_with_fewer_devices(chains: int) -> bool:
     for the same seed)."""
     import sys
 
-    if "jax" not in sys.modules:
-        return False
-    from jax._src import xla_bridge
-
-    if not xla_bridge.backends_are_initialized():
+    if "jax" not in sys.modules or not _jax_started():
         return False
     import jax
 

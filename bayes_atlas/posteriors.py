@@ -2,7 +2,7 @@
 
 :func:`load` reads a file written by ``Fit.save`` (a law fit) or ``TransferFit.save`` (the
 transfer map) and dispatches on the model kind stored in it. Loaded files are cached by
-content identity (resolved path, size and modification time), so saving a new fit over a
+file identity (resolved path, size, modification and change times, inode), so saving a new fit over a
 file is never answered from the old draws. :func:`resolve` is what every decision calls: it
 takes a fitted object, a path or None (the shipped posterior for the role) and refuses a
 posterior of the wrong law with :class:`bayes_atlas.errors.PosteriorKindError`.
@@ -25,17 +25,21 @@ DEFAULT_FILES = {
     "finetune": "finetune-emulated.nc",
     "transfer": "transfer.nc",
 }
-#: Which fitted laws answer each role's questions.
-ROLES = {
-    "law": ("atlas", "chinchilla", "dcsl", "msl"),
-    "curse": ("curse",),
-    "finetune": ("finetune",),
-    "transfer": ("transfer",),
-}
+def _roles() -> dict[str, tuple[str, ...]]:
+    from bayes_atlas.laws.registry import REGISTRY
+
+    roles: dict[str, tuple[str, ...]] = {"law": (), "curse": (), "finetune": ()}
+    for name, spec in REGISTRY.items():
+        roles[spec.role] = (*roles.get(spec.role, ()), name)
+    return {**roles, "transfer": ("transfer",)}
+
+
+#: Which fitted laws answer each role's questions (``LawSpec.role``), and the transfer model.
+ROLES = _roles()
 
 
 @functools.lru_cache(maxsize=16)
-def _load_file(path: str, size: int, mtime_ns: int) -> Any:  # noqa: ARG001 - size and mtime key the cache
+def _load_file(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> Any:  # noqa: ARG001 - they key the cache
     import xarray as xr
 
     try:
@@ -84,7 +88,8 @@ def load(path: str | Path) -> Any:
     if not file.is_file():
         raise PosteriorFileError(f"no posterior file at {file}")
     stat = file.stat()
-    return _load_file(str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+    # A save writes a new file and renames it over the old one: a new inode and change time.
+    return _load_file(str(file.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 def _kind(fitted: Any) -> str:

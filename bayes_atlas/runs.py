@@ -509,6 +509,10 @@ def _unmatched_unique(
             problems.append(_Problem(column, f"has no matching '{wanted}' column: add it, or drop '{column}'", rows))
 
 
+#: Column that marks simulated runs (written by :func:`bayes_atlas.simulate.atlas_study`).
+EMULATION_COLUMN = "simulated_by"
+
+
 @dataclass(frozen=True)
 class RunTable:
     """A validated run table (see the module docstring for the schema).
@@ -663,6 +667,11 @@ class RunTable:
             loss_unit, factor = _CONVERT[loss_unit]
             frame["loss"] = frame["loss"] * factor
         notes.extend(codes.notes)
+        if EMULATION_COLUMN in frame.columns and frame[EMULATION_COLUMN].notna().all() and not meta.get("emulated"):
+            # A table written by bayes_atlas.simulate keeps its label through a CSV round trip,
+            # so a posterior fitted to it still carries warning BA202.
+            meta["emulated"] = True
+            notes.append(f"simulated runs ({frame[EMULATION_COLUMN].iloc[0]}): labelled an emulation")
         if notes:
             meta["notes"] = notes
         return cls(frame=frame, loss_unit=loss_unit, kind=kind, meta=meta)

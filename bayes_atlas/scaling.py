@@ -35,6 +35,7 @@ from bayes_atlas.inference import (
     write_posterior,
 )
 from bayes_atlas.laws.design import Design, LawData, prepare_law_data
+from bayes_atlas.laws.forms import bts_from_tau, tau_from_bts
 from bayes_atlas.laws.registry import LAWS, get_law
 from bayes_atlas.laws.spec import CORE, LawSpec
 from bayes_atlas.models.law import LawConfig
@@ -227,14 +228,20 @@ def fit(
     -------
     Fit
 
+    Notes
+    -----
+    The NumPyro sampler needs JAX in float64: a fit turns on JAX's x64 mode for the process
+    (and, only where unset, one host device per chain and the project's compile cache; see
+    :func:`bayes_atlas.inference.configure_jax`).
+
     Raises
     ------
     FitInputError
         For a run table the law cannot use (fewer than 3 rows; per-sequence losses for the
-        curse or finetune law). Per-sequence losses (``bits/sequence``) are accepted for the
-        ATLAS and Chinchilla laws: each language's losses are divided by its loss at its
-        smallest-compute run (``meta["loss_scale"]``), predictions are scaled back, and only fitted languages
-        can be predicted.
+        curse or finetune law). Per-sequence (and per-byte) losses are accepted by every law
+        with ``LawSpec.per_sequence`` (atlas, chinchilla, dcsl, msl): each language's losses are
+        divided by its loss at its smallest-compute run (``meta["loss_scale"]``), predictions
+        are scaled back, and only fitted languages can be predicted.
     """
     from bayes_atlas.inference import diagnose, jax_started_with_fewer_devices, sample_nuts
     from bayes_atlas.models.law import build_law_model
@@ -462,15 +469,40 @@ def _law_data_from(constant: xr.Dataset, observed: xr.Dataset, languages: tuple[
 
 
 def _fit_in_fresh_process(arguments: dict[str, Any]) -> Fit:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """Run ``fit(**arguments)`` in a new interpreter (``python -m bayes_atlas.scaling``).
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_fit_child, arguments).result()
+    Not multiprocessing's spawn: that re-imports the caller's ``__main__``, which reruns a
+    script without a ``if __name__ == "__main__":`` guard.
+    """
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bayes-atlas-fit-") as folder:
+        request, answer = Path(folder) / "arguments.pkl", Path(folder) / "fit.pkl"
+        request.write_bytes(pickle.dumps(arguments))
+        done = subprocess.run([sys.executable, "-m", "bayes_atlas.scaling", str(request), str(answer)], check=False)
+        if done.returncode != 0 or not answer.is_file():
+            raise RuntimeError(
+                f"the fit in a fresh process failed (exit {done.returncode}; its error is printed above). To sample in "
+                "this process instead, import bayes_atlas and fit before anything starts JAX"
+            )
+        return pickle.loads(answer.read_bytes())
 
 
-def _fit_child(arguments: dict[str, Any]) -> Fit:
-    return fit(**arguments)
+def _stored_data_hash(tree: xr.DataTree) -> str:
+    """SHA-256 of the run table a saved fit carries (its constant_data and observed_data arrays)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for group in ("constant_data", "observed_data"):
+        dataset = tree[group].to_dataset()
+        for name in sorted(dataset.data_vars):
+            values = np.asarray(dataset[name].values)
+            digest.update(name.encode())
+            digest.update(values.astype(str).tobytes() if values.dtype.kind in "OUS" else values.astype(np.float64).tobytes())
+    return digest.hexdigest()
 
 
 class Fit:
@@ -510,6 +542,7 @@ class Fit:
         self.meta = dict(meta)
         self.languages = tuple(str(c) for c in posterior.language.values)
         self._groups = dict(groups or {})
+        self._datatree: xr.DataTree | None = None
 
     # -- what the fit is ---------------------------------------------------------------
 
@@ -552,24 +585,28 @@ class Fit:
     def datatree(self) -> xr.DataTree:
         """The fit as an ArviZ DataTree: ``posterior``, ``sample_stats``, ``observed_data``,
         ``constant_data``, ``log_likelihood`` and ``posterior_predictive`` (log loss, drawn
-        with seed 0) - whichever the fit holds. Works with ``az.summary``, ``az.plot_trace``,
-        ``az.plot_energy``, ``az.loo``, ``az.compare`` and ``az.plot_ppc``.
+        with seed 0, on the scale the model was fitted on) - whichever the fit holds. Works with
+        ``az.summary``, ``az.plot_trace``, ``az.plot_energy``, ``az.loo``, ``az.compare`` and
+        ``az.plot_ppc_dist``. Built once and cached: it reflects the fit as it was then.
 
         Examples
         --------
         >>> import arviz as az  # doctest: +SKIP
         >>> az.loo(my_fit.datatree)  # doctest: +SKIP
         """
+        if self._datatree is not None:
+            return self._datatree
         tree = {"posterior": self.posterior}
         tree.update(self._groups)
         data = self.training_data
         if data is not None:
+            # On the scale the model saw (per-sequence losses: rescaled), like observed_data.
+            predicted = self._predict_data(data, noise=True, random_seed=0, rescale=False)
             tree["posterior_predictive"] = (
-                xr.Dataset({"log_loss": np.log(self._predict_data(data, noise=True, random_seed=0)).rename(None)})
-                .drop_vars("run")
-                .assign_coords(run=np.arange(data.n_rows))
+                xr.Dataset({"log_loss": np.log(predicted).rename(None)}).drop_vars("run").assign_coords(run=np.arange(data.n_rows))
             )
-        return xr.DataTree.from_dict(tree)
+        self._datatree = xr.DataTree.from_dict(tree)
+        return self._datatree
 
     # -- per-draw accessors --------------------------------------------------------------
 
@@ -641,7 +678,7 @@ class Fit:
         fitted = {tuple(p): i for i, p in enumerate(self.meta.get("pairs", []))}
         out = np.empty((self.n_draws, len(pairs)))
         if "tau" in self.posterior:
-            bts = 2.0 * self.draws("tau") / (1.0 + self.draws("tau"))
+            bts = bts_from_tau(self.draws("tau"))
             centre, spread = bts.mean(), bts.mean(axis=0).std() if bts.shape[1] > 1 else 0.3
         else:
             bts, centre, spread = None, 0.0, 0.3
@@ -651,7 +688,7 @@ class Fit:
                 if bts is not None and tuple(pair) in fitted
                 else centre + spread * rng.standard_normal(self.n_draws)
             )
-            out[:, j] = draw / (2.0 - draw)
+            out[:, j] = tau_from_bts(draw)
         return out
 
     def language_parameters(self, code: str, random_seed: int | np.random.Generator | None = 0) -> dict[str, np.ndarray]:
@@ -711,10 +748,10 @@ class Fit:
         data = prepare_law_data(runs, with_family_share=self.spec.needs_family_share)
         return self._predict_data(data, noise=noise, random_seed=random_seed)
 
-    def _predict_data(self, data: LawData, *, noise: bool, random_seed: int | None) -> xr.DataArray:
+    def _predict_data(self, data: LawData, *, noise: bool, random_seed: int | None, rescale: bool = True) -> xr.DataArray:
         rng = np.random.default_rng(random_seed)
         mean_log = self.mean_log_loss(data, self.row_parameters(data, rng))
-        scale = self.meta.get("loss_scale") or {}
+        scale = (self.meta.get("loss_scale") or {}) if rescale else {}
         if scale:
             unknown = sorted(set(data.languages) - set(scale))
             if unknown:
@@ -813,7 +850,10 @@ class Fit:
                 for name, group in groups.items()
             }
         )
-        attrs = {"config": self.config.to_dict(), "diagnostics": self.diagnostics.to_dict(), "meta": self.meta}
+        meta = dict(self.meta)
+        if "constant_data" in tree.children and "observed_data" in tree.children:
+            meta["stored_data_hash"] = _stored_data_hash(tree)
+        attrs = {"config": self.config.to_dict(), "diagnostics": self.diagnostics.to_dict(), "meta": meta}
         return write_posterior(tree, path, model=MODEL_NAME, attrs=attrs)
 
     @classmethod
@@ -841,14 +881,21 @@ class Fit:
             "chain", "draw", "language", "parameter"
         )
         if "tau" in posterior:
-            posterior["bts"] = 2.0 * posterior["tau"] / (1.0 + posterior["tau"])
+            posterior["bts"] = bts_from_tau(posterior["tau"])
         groups = {
             name: as_float64(tree[name].to_dataset())
             for name in ("sample_stats", "observed_data", "constant_data", "log_likelihood")
             if name in tree.children
         }
         diagnostics = Diagnostics.from_dict(json_attr(tree, "diagnostics"))
-        return cls(posterior, config, diagnostics, json_attr(tree, "meta"), groups=groups)
+        meta = json_attr(tree, "meta")
+        expected = meta.get("stored_data_hash")
+        if expected and "constant_data" in tree.children and _stored_data_hash(tree) != expected:
+            raise PosteriorFileError(
+                f"{source}: its stored run table does not match the hash written with it (the file was altered); "
+                "refit and save again"
+            )
+        return cls(posterior, config, diagnostics, meta, groups=groups)
 
     def __repr__(self) -> str:
         d = self.diagnostics
@@ -859,15 +906,8 @@ class Fit:
         )
 
 
-#: Designs of :func:`bayes_atlas.simulate.atlas_study` each law is fitted to.
-EMULATED_DESIGNS = {
-    "atlas": ("monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual"),
-    "chinchilla": ("monolingual", "monolingual_2b"),
-    "dcsl": ("monolingual", "monolingual_2b"),
-    "msl": ("monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual"),
-    "curse": ("capacity",),
-    "finetune": ("finetune", "scratch_curve"),
-}
+#: Designs of :func:`bayes_atlas.simulate.atlas_study` each law is fitted to (``LawSpec.emulated_designs``).
+EMULATED_DESIGNS = {name: get_law(name).emulated_designs for name in LAWS}
 
 
 def emulated_study_runs(seed: int = 0, law: str = "atlas") -> Any:
@@ -928,3 +968,13 @@ def model_card(result: Fit, *, title: str, data_note: str, command: str | None =
         "",
     ]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # the fresh process of _fit_in_fresh_process
+    import pickle
+    import sys
+
+    import bayes_atlas.scaling  # the module under its own name, so the Fit pickles as bayes_atlas.scaling.Fit
+
+    _request, _answer = Path(sys.argv[1]), Path(sys.argv[2])
+    _answer.write_bytes(pickle.dumps(bayes_atlas.scaling.fit(**pickle.loads(_request.read_bytes()))))

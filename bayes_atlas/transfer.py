@@ -5,7 +5,7 @@ to a transfer matrix (rows target, columns source; NaN cells are predicted). The
 :class:`TransferFit` answers the questions users ask:
 
 - :meth:`TransferFit.helpers`: the best source languages for a target, with intervals,
-  ``p_helps`` = P(BTS > 0) and ``p_topk`` = P(among the top k);
+  ``p_helps`` = P(BTS > 0) and ``p_top_k`` = P(among the top k);
 - :meth:`TransferFit.predict_pair`: BTS draws for any pair, languages outside the fit
   included (their effects drawn from the population, given their script and family);
 - :meth:`TransferFit.predict_matrix`: posterior predictive draws of every cell;
@@ -42,6 +42,7 @@ from bayes_atlas.inference import (
     read_posterior,
     write_posterior,
 )
+from bayes_atlas.laws.forms import tau_from_bts
 from bayes_atlas.models.transfer import (
     LATENT_PARAMETERS,
     PAIR_PARAMETERS,
@@ -663,7 +664,14 @@ class TransferFit:
         return normalize_code(code)
 
     def helpers(
-        self, target: str, k: int = 5, *, ci: float = defaults.CI, top: int | None = None, random_seed: int | None = defaults.SEED
+        self,
+        target: str,
+        k: int = 5,
+        *,
+        ci: float = defaults.CI,
+        top: int | None = None,
+        all_sources: bool = False,
+        random_seed: int | None = defaults.SEED,
     ) -> pd.DataFrame:
         """Source languages ranked for ``target`` by posterior mean BTS.
 
@@ -675,11 +683,13 @@ class TransferFit:
             the sources' effects and shared script / family, with wide intervals
             (``table.attrs["fitted_target"]`` is False).
         k
-            The ``k`` of ``p_topk`` (probability of being among the target's ``k`` best sources).
+            The ``k`` of ``p_top_k`` (probability of being among the target's ``k`` best sources).
         ci
             Credible mass of the equal-tailed interval.
         top
-            Rows to return (default: all sources).
+            Rows to return (default: ``k``, the best ``k`` sources by posterior mean BTS).
+        all_sources
+            Return every source (overrides ``top``).
         random_seed
             Seed of the population draws for a target outside the fit.
 
@@ -687,7 +697,7 @@ class TransferFit:
         -------
         pandas.DataFrame
             Index ``source`` (best first); columns ``name``, ``bts_mean``, ``bts_median``,
-            ``bts_lower``, ``bts_upper``, ``p_helps`` = P(BTS > 0), ``p_topk``,
+            ``bts_lower``, ``bts_upper``, ``p_helps`` = P(BTS > 0), ``p_top_k``,
             ``published`` (the fitted value, NaN where the cell was missing), ``measured``.
             The ranking is by the mean (the expected transfer); ``bts_median`` is the centre
             reported beside the interval.
@@ -716,7 +726,7 @@ class TransferFit:
         else:
             sources = np.arange(len(self.languages))
             draws = self._unfitted_target_draws(code, np.random.default_rng(random_seed))
-        # Rank within each draw: p_topk = share of draws in which a source is among the k best.
+        # Rank within each draw: p_top_k = share of draws in which a source is among the k best.
         order = np.argsort(-draws, axis=1, kind="stable")
         top_k = np.zeros_like(draws, dtype=bool)
         np.put_along_axis(top_k, order[:, : int(k)], True, axis=1)
@@ -736,15 +746,26 @@ class TransferFit:
                 "bts_lower": lower,
                 "bts_upper": upper,
                 "p_helps": (draws > 0).mean(axis=0),
-                f"p_top{int(k)}": top_k.mean(axis=0),
+                "p_top_k": top_k.mean(axis=0),
                 "published": self.observed["bts"].values[t, sources] if fitted_target else np.nan,
                 "measured": self.observed["measured"].values[t, sources] if fitted_target else False,
             },
             index=pd.Index(source_codes, name="source"),
         )
         table = table.sort_values("bts_mean", ascending=False, kind="stable")
-        table.attrs.update(target=code, k=int(k), ci=ci, fitted_target=fitted_target)
-        return table if top is None else table.head(int(top))
+        found = []
+        if not fitted_target:
+            from bayes_atlas.errors import DecisionWarning
+
+            found.append(
+                DecisionWarning(
+                    "BA204",
+                    f"{code} is not one of the transfer posterior's {len(self.languages)} languages: its BTS comes "
+                    "from the fitted population and its script/family (wider intervals)",
+                )
+            )
+        table.attrs.update(target=code, k=int(k), ci=ci, fitted_target=fitted_target, warnings=found)
+        return table if all_sources else table.head(int(k if top is None else top))
 
     def predict_pair(
         self,
@@ -912,7 +933,7 @@ class TransferFit:
         bts = bts.sel(selection)
         if np.nanmax(bts.values) >= 2:
             raise ValueError("a posterior BTS draw is >= 2, where tau is undefined; check the fit")
-        tau = bts / (2.0 - bts)
+        tau = tau_from_bts(bts)
         tau.name = "tau"
         tau.attrs = {"long_name": "ATLAS transfer weight tau = BTS / (2 - BTS)"}
         return tau

@@ -116,6 +116,14 @@ def test_fixed_params_or_tokens_follow_from_the_budget():
     assert rec.draws["compute"][0] == pytest.approx(1.2e20)
 
 
+def test_the_order_of_co_training_languages_does_not_matter():
+    # Four co-training languages: three are named transfer sources and one counts as "other",
+    # chosen as the law model chooses them from a run table (ties by code), not by the order given.
+    a = _rec("ca", params=2e9, tokens=8e10, languages=["pt", "it", "fr", "es"])
+    b = _rec("ca", params=2e9, tokens=8e10, languages=["es", "fr", "it", "pt"])
+    np.testing.assert_allclose(a.draws["loss"], b.draws["loss"], rtol=1e-12)
+
+
 def test_co_training_languages_split_tokens_and_use_transfer():
     mono = _rec("ca", 1e21)
     mix = _rec("ca", 1e21, languages=["es", "pt"])
@@ -214,11 +222,17 @@ def test_decisions_do_not_import_pymc_or_jax():
 
 
 def test_a_users_fit_can_be_passed(tmp_path):
-    law = resolve("law")
-    given = posterior_recommend("ca", 1e21, posterior=law, warn=False)
+    from bayes_atlas._paths import models_dir
+
+    copy = bayes_atlas.scaling.Fit.load(models_dir() / "atlas-emulated.nc")  # not the cached default object
+    given = posterior_recommend("ca", 1e21, posterior=copy, warn=False)
     default = posterior_recommend("ca", 1e21, warn=False)
     np.testing.assert_array_equal(given.draws["params"], default.draws["params"])
     assert given.decision == default.decision
+    copy.posterior["b"] = copy.posterior["b"] + 0.5  # a larger data term: the answer must follow the fit given
+    copy.posterior["theta"].loc[{"parameter": "b"}] = copy.posterior["b"]
+    moved = posterior_recommend("ca", 1e21, posterior=copy, warn=False)
+    assert np.median(moved.draws["tokens"]) > 1.2 * np.median(default.draws["tokens"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(Exception, match="no posterior file"):

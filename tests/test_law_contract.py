@@ -165,3 +165,34 @@ def test_every_law_is_registered_everywhere():
         assert LawConfig(law=law).law == law
     with pytest.raises(ValueError, match="law must be one of"):
         LawConfig(law="kaplan")
+
+
+def test_per_sequence_fits_predict_on_the_users_scale_and_check_on_the_fitted_one(study):
+    # Per-sequence losses are rescaled per language for the fit: predictions come back on the
+    # user's scale, the DataTree's posterior predictive stays on the scale of its observed data.
+    from bayes_atlas.runs import RunTable
+
+    runs = _table(study, "chinchilla")
+    frame = runs.frame.copy()
+    frame["loss"] = frame["loss"] * frame["language"].map(dict(zip(runs.languages, (40.0, 90.0, 150.0, 60.0), strict=False)))
+    per_sequence = RunTable.from_frame(frame, loss_unit="bits/sequence")
+    fit = bayes_atlas.fit(
+        per_sequence,
+        law="chinchilla",
+        draws=100,
+        tune=100,
+        chains=2,
+        random_seed=0,
+        progressbar=False,
+        warn=False,
+        allow_failed=True,
+    )
+    scale = np.array([fit.meta["loss_scale"][c] for c in per_sequence.frame["language"]])
+    data = fit.training_data
+    fitted_scale = np.exp(fit.mean_log_loss(data, fit.row_parameters(data)))
+    np.testing.assert_allclose(
+        fit.predict(per_sequence, noise=False).values.reshape(fit.n_draws, -1), fitted_scale * scale, rtol=RTOL
+    )
+    tree = fit.datatree
+    gap = float(np.median(tree["posterior_predictive"]["log_loss"].values) - np.median(tree["observed_data"]["log_loss"].values))
+    assert abs(gap) < 0.05

@@ -20,12 +20,15 @@ print(json.dumps({"alpha": fit.draws("alpha").tolist(), "method": fit.meta["samp
 """
 
 
-def _run(mode: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", SCRIPT, mode], check=True, capture_output=True, text=True).stdout
+def _run(script, mode: str) -> dict:
+    out = subprocess.run([sys.executable, str(script), mode], check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def test_same_seed_same_posterior_whether_or_not_jax_started_first():
-    fresh, jax_first = _run("fresh"), _run("jax-first")
+def test_same_seed_same_posterior_whether_or_not_jax_started_first(tmp_path):
+    # A plain script file with no `if __name__ == "__main__":` guard, as users write them.
+    script = tmp_path / "my_fit.py"
+    script.write_text(SCRIPT)
+    fresh, jax_first = _run(script, "fresh"), _run(script, "jax-first")
     assert fresh["method"] == jax_first["method"] == "parallel"
     assert fresh["alpha"] == jax_first["alpha"]

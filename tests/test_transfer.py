@@ -54,8 +54,9 @@ def test_helpers_ms_ranks_indonesian_first(fit):
     table = fit.helpers("ms", k=5)
     assert table.index[0] == "id"
     assert table.loc["id", "p_helps"] > 0.99
-    assert table.loc["id", "p_top5"] > 0.99
-    assert len(table) == 37 and "ms" not in table.index
+    assert table.loc["id", "p_top_k"] > 0.99 and table.attrs["k"] == 5
+    assert len(table) == 5 and "ms" not in table.index  # the k best, not all 37 sources
+    assert len(fit.helpers("ms", k=5, all_sources=True)) == 37
     assert (table["bts_lower"] <= table["bts_mean"]).all() and (table["bts_mean"] <= table["bts_upper"]).all()
     assert table["bts_mean"].is_monotonic_decreasing
     # The median reported beside the interval is the median of the cell's draws.
@@ -66,9 +67,9 @@ def test_helpers_ms_ranks_indonesian_first(fit):
 @pytest.mark.parametrize("k", [1, 3, 10])
 def test_p_topk_sums_to_k(fit, k):
     # Each draw puts exactly k sources in its top k, so the probabilities sum to k.
-    table = fit.helpers("de", k=k)
-    assert table[f"p_top{k}"].sum() == pytest.approx(k)
-    assert table[f"p_top{k}"].between(0, 1).all()
+    table = fit.helpers("de", k=k, all_sources=True)
+    assert table["p_top_k"].sum() == pytest.approx(k)  # one column name whatever k is
+    assert table["p_top_k"].between(0, 1).all()
 
 
 @pytest.mark.parametrize(
@@ -104,10 +105,11 @@ def test_predict_pair_outside_the_38_is_wider_but_finite(fit):
 
 
 def test_helpers_for_a_target_outside_the_fit(fit):
-    table = fit.helpers("hi", k=3)
+    table = fit.helpers("hi", k=3, all_sources=True)
     assert table.attrs["fitted_target"] is False
+    assert [w.code for w in table.attrs["warnings"]] == ["BA204"]
     assert len(table) == 38 and table["published"].isna().all()
-    assert table["p_top3"].sum() == pytest.approx(3)
+    assert table["p_top_k"].sum() == pytest.approx(3)
     fitted_width = (fit.helpers("mr")["bts_upper"] - fit.helpers("mr")["bts_lower"]).mean()
     assert (table["bts_upper"] - table["bts_lower"]).mean() > 2 * fitted_width
     # Hindi shares Devanagari and Indo-European with Marathi and Nepali: they rank above

@@ -236,7 +236,7 @@ def test_unfitted_languages_use_the_same_formula():
     draws = fit.predict_pair("mr", "eu", random_seed=4).values.ravel()
     np.testing.assert_allclose(draws, [q["intercept"] for q in p], atol=1e-9)
     # helpers of a target outside the fit: every fitted source, one formula.
-    table = fit.helpers("mr", k=1)
+    table = fit.helpers("mr", k=1, all_sources=True)
     scripts, families = fit.observed["script"].values, fit.observed["family"].values
     for code in CODES:
         j = CODES.index(code)

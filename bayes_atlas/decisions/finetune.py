@@ -23,11 +23,12 @@ __all__ = ["FinetuneLaw", "crossover", "crossover_compute_fit", "finetune_law"]
 class FinetuneLaw:
     """Per-draw finetune-law losses of one language (its parameters drawn once)."""
 
-    def __init__(self, fit: Any, target: str, random_seed: int = defaults.SEED) -> None:
+    def __init__(self, fit: Any, target: str, random_seed: int = defaults.SEED, *, unique: float | None = None) -> None:
         self.fit = fit
         self.target = target
         self.params = fit.language_parameters(target, random_seed)
-        self.unique = published_unique_tokens().get(target, np.inf)
+        # The target's unique tokens: the caller's, else the published count, else unlimited.
+        self.unique = float(unique) if unique is not None else published_unique_tokens().get(target, np.inf)
 
     def losses(self, N: Any, D: Any) -> tuple[np.ndarray, np.ndarray]:
         """(scratch, finetuned) losses per draw at ``N`` parameters and ``D`` target tokens (last axis: draws)."""

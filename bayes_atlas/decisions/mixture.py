@@ -58,11 +58,13 @@ from bayes_atlas.decisions.caveats import (
     published_unique_tokens,
     quantiles,
     range_caveats,
+    strict_json,
 )
 from bayes_atlas.decisions.cotraining import co_training_tau
 from bayes_atlas.decisions.optimum import LOG_N_BOUNDS
 from bayes_atlas.errors import DecisionWarning, PosteriorKindError
 from bayes_atlas.laws import MAX_TRANSFER_SOURCES, Design, compute_optimal_numeric
+from bayes_atlas.laws.design import same_family
 from bayes_atlas.posteriors import resolve
 
 __all__ = [
@@ -296,15 +298,7 @@ class MixtureLoss:
 
 
 def _family_masks(targets: tuple[str, ...], languages: tuple[str, ...]) -> dict[str, np.ndarray]:
-    from bayes_atlas.languages import language_info
-
-    family = {}
-    for code in languages:
-        try:
-            family[code] = language_info(code)["family"]
-        except ValueError:
-            family[code] = None
-    return {t: np.array([c == t or (family[c] is not None and family[c] == family[t]) for c in languages]) for t in targets}
+    return {t: same_family(t, languages) for t in targets}
 
 
 # -- optimisation ---------------------------------------------------------------------------
@@ -590,7 +584,7 @@ class MixtureResult:
             "notes": self.notes,
             "warnings": [{"code": w.code, "text": w.text} for w in self.warnings],
         }
-        return json.loads(json.dumps(_jsonable(out), allow_nan=False))
+        return json.loads(json.dumps(strict_json(out), allow_nan=False))
 
     def __repr__(self) -> str:
         ci = int(round(100 * self.inputs["ci"]))
@@ -605,20 +599,6 @@ class MixtureResult:
         lines += [f"  note: {n}" for n in self.notes]
         lines += [f"  warning {w.code}: {w.text}" for w in self.warnings]
         return "\n".join(lines) + ">"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value if isinstance(value, int | float | str | bool) or value is None else str(value)
 
 
 def _codes(values: Any, what: str) -> tuple[str, ...]:

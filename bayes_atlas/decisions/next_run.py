@@ -40,7 +40,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from bayes_atlas import defaults
-from bayes_atlas.decisions.caveats import check_ci, check_language, posterior_caveats, unique_tokens_for
+from bayes_atlas.decisions.caveats import check_ci, check_language, posterior_caveats, strict_json, unique_tokens_for
 from bayes_atlas.decisions.optimum import Mixture, compute_optimum
 from bayes_atlas.errors import DecisionWarning
 from bayes_atlas.posteriors import resolve
@@ -235,19 +235,7 @@ class NextRunPlan:
             "decision": self.decision,
             "warnings": [{"code": w.code, "text": w.text} for w in self.warnings],
         }
-
-        def clean(v: Any) -> Any:
-            if isinstance(v, dict):
-                return {str(k): clean(x) for k, x in v.items()}
-            if isinstance(v, list | tuple):
-                return [clean(x) for x in v]
-            if isinstance(v, np.generic):
-                v = v.item()
-            if isinstance(v, float) and not np.isfinite(v):
-                return None
-            return v
-
-        return json.loads(json.dumps(clean(out), allow_nan=False))
+        return json.loads(json.dumps(strict_json(out), allow_nan=False))
 
     def __repr__(self) -> str:
         return f"<NextRunPlan for {self.target} at C={self.compute:.3g}: {self.decision['text']}>"

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from bayes_atlas.errors import PosteriorKindError
 from bayes_atlas.laws import MAX_TRANSFER_SOURCES, Design, compute_optimal_numeric
+from bayes_atlas.laws.design import same_family
 
 __all__ = ["LOG_N_BOUNDS", "Mixture", "Optimum", "compute_optimum", "loss_function"]
 
@@ -28,26 +29,40 @@ LOG_N_BOUNDS = (float(np.log(1e6)), float(np.log(1e13)))
 class Mixture:
     """A training mixture for ``target``: it and ``co_training`` sampled uniformly (K = 1 + len).
 
-    ``tau`` holds per-draw transfer weights ``(draws, len(co_training))``; the first
-    :data:`~bayes_atlas.laws.MAX_TRANSFER_SOURCES` co-training languages are named sources,
-    the rest count as "other" tokens (weight ``tau_other``), exactly as the law model reads a
-    run table. ``unique`` maps each language to its unique tokens (inf: never repeated).
+    ``tau`` holds per-draw transfer weights ``(draws, len(co_training))`` in the order of
+    ``co_training``. As the law model reads a run table, the (up to)
+    :data:`~bayes_atlas.laws.MAX_TRANSFER_SOURCES` co-training languages with the most tokens
+    are named sources - with uniform shares, ties broken by language code - and the rest count
+    as "other" tokens (weight ``tau_other``). ``unique`` maps each language to its unique
+    tokens (inf: never repeated); ``family_share`` is MSL's p (the share of the mixture in the
+    target's family).
     """
 
     target: str
     co_training: tuple[str, ...]
     unique: dict[str, float]
     tau: np.ndarray
+    family_share: float = 1.0
 
     @property
     def size(self) -> int:
         return 1 + len(self.co_training)
 
+    @property
+    def named(self) -> list[int]:
+        """Positions in ``co_training`` of the named transfer sources (the rule of ``prepare_law_data``)."""
+        return sorted(range(len(self.co_training)), key=lambda i: self.co_training[i])[:MAX_TRANSFER_SOURCES]
+
+    def named_tau(self) -> np.ndarray:
+        """``(draws, MAX_TRANSFER_SOURCES)`` weights of the named sources, zero-padded."""
+        named = self.tau[:, self.named]
+        return np.concatenate([named, np.zeros((named.shape[0], MAX_TRANSFER_SOURCES - named.shape[1]))], axis=1)
+
     def design(self, N: np.ndarray, D: np.ndarray) -> Design:
         """Rows of runs with ``N`` parameters and ``D`` total tokens (broadcast), the mixture's shares."""
         share = np.asarray(D, dtype=float) / self.size
-        named = self.co_training[:MAX_TRANSFER_SOURCES]
-        others = self.co_training[MAX_TRANSFER_SOURCES:]
+        named = [self.co_training[i] for i in self.named]
+        others = [c for c in self.co_training if c not in named]
         transfer = np.stack([share] * len(named), axis=-1) if named else None
         return Design.of_run(
             params=N,
@@ -57,6 +72,7 @@ class Mixture:
             transfer_unique=np.array([self.unique[c] for c in named]),
             other_tokens=share * len(others),
             mixture_size=float(self.size),
+            family_share=self.family_share,
         )
 
 
@@ -71,9 +87,10 @@ def loss_function(fit: Any, mixture: Mixture, random_seed: int = 0) -> Callable[
     """
     params = fit.language_parameters(mixture.target, random_seed)
     if fit.spec.uses_transfer:
-        named = mixture.tau[:, :MAX_TRANSFER_SOURCES]
-        pad = np.zeros((fit.n_draws, MAX_TRANSFER_SOURCES - named.shape[1]))
-        params["tau"] = np.concatenate([named, pad], axis=1)
+        params["tau"] = mixture.named_tau()
+    if fit.spec.needs_family_share and mixture.co_training:
+        members = [mixture.target, *mixture.co_training]
+        mixture = replace(mixture, family_share=float(np.mean(same_family(mixture.target, members))))
     scale = (fit.meta.get("loss_scale") or {}).get(mixture.target, 1.0)
     if fit.meta.get("loss_scale") and mixture.target not in fit.meta["loss_scale"]:
         raise PosteriorKindError(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from bayes_atlas.decisions.caveats import (
     posterior_caveats,
     quantiles,
     range_caveats,
+    strict_json,
     unique_tokens_for,
 )
 from bayes_atlas.decisions.cotraining import co_training_tau, effective_own_tokens
@@ -103,7 +103,7 @@ class Recommendation:
             "helpers": helpers,
             "warnings": [{"code": w.code, "text": w.text, "message": w.text} for w in self.warnings],
         }
-        return json.loads(json.dumps(_jsonable(out), allow_nan=False))
+        return json.loads(json.dumps(strict_json(out), allow_nan=False))
 
     def __repr__(self) -> str:
         s = self.summary()
@@ -125,21 +125,6 @@ class Recommendation:
         for w in self.warnings:
             parts.append(f"  warning {w.code}: {w.text}")
         return "\n".join(parts) + ">"
-
-
-def _jsonable(value: Any) -> Any:
-    """Strict-JSON form: numpy scalars and arrays to Python, non-finite numbers to None."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
 
 
 def posterior_recommend(
@@ -300,7 +285,8 @@ def posterior_recommend(
     if K > 1:
         for code in members:
             draws[f"tokens_{code}"] = D_opt / K
-    draws[f"effective_tokens_{target}"] = effective(D_opt)
+    if effective is not None:
+        draws[f"effective_tokens_{target}"] = effective(D_opt)
     found += range_caveats(law, "law", N_opt, D_opt)
 
     # Finetune a multilingual checkpoint, or pretrain from scratch, at this size and budget?
@@ -315,9 +301,10 @@ def posterior_recommend(
         finetune_fit = None
     if finetune_fit is not None:
         N_dec, D_dec = float(decision["recommended_params"]), float(decision["recommended_tokens"])
-        branches = FinetuneLaw(finetune_fit, target, random_seed)
+        branches = FinetuneLaw(finetune_fit, target, random_seed, unique=unique[target])
         cross = branches.crossover_tokens(np.array([N_dec]))[:, 0]
-        scratch, finetuned = branches.losses(N_dec, D_dec)
+        # The finetune law reads the target's own tokens: its share of a K-language run.
+        scratch, finetuned = branches.losses(N_dec, D_dec / K)
         p_pretrain = float(np.mean(scratch < finetuned))
         draws["crossover_tokens"] = cross
         draws["loss_scratch_minus_finetuned"] = scratch - finetuned
@@ -334,7 +321,7 @@ def posterior_recommend(
         ]
 
     helper_table = transfer_fit.helpers(target, k=helpers, ci=ci, top=helpers, random_seed=random_seed)
-    helper_table = helper_table[["bts_mean", "bts_lower", "bts_upper", "p_helps", f"p_top{helpers}"]]
+    helper_table = helper_table[["bts_mean", "bts_lower", "bts_upper", "p_helps", "p_top_k"]]
     found += [w for w in posterior_caveats(transfer_fit, "transfer", [target]) if w.code == "BA204"]
     # Does co-training pay at THIS budget and these unique tokens? The mixture optimiser answers
     # (posterior expected loss through the law); BTS (a 50/50 bilingual run at 42B tokens) does not.
@@ -381,6 +368,7 @@ def posterior_recommend(
             "languages": co_training,
             "ci": ci,
             "regret": regret,
+            "loss_unit": law.meta.get("loss_unit", "nats/token"),
             "n_draws": int(n),
         },
         draws=draws,
@@ -392,20 +380,3 @@ def posterior_recommend(
         for w in found:
             warnings.warn(w, stacklevel=2)
     return rec
-
-
-def _jsonable(value: Any) -> Any:
-    """Strict-JSON form: numpy scalars and arrays to Python, non-finite numbers to None."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, Path):
-        return str(value)
-    return value if isinstance(value, int | float | str | bool) or value is None else str(value)

@@ -43,6 +43,8 @@ SPEC = LawSpec(
     name="atlas",
     summary="ATLAS: effective data with repetition (lam) and transfer (tau per pair, tau_other)",
     mean_log_loss=mean_log_loss,
+    role="law",
+    emulated_designs=("monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual"),
     shared=(
         SharedParam("lam", "lognormal", lambda c: (c.lam_median, c.lam_log_sd), "repetition rate (1/15.4 in Muennighoff et al.)"),
         # Log-normal: where "other" tokens outnumber the target's 50:1 (Unimax), log D_eff is

@@ -48,4 +48,5 @@ SPEC = LawSpec(
     name="dcsl",
     summary="data-constrained (Muennighoff et al.): own tokens and parameters decayed at the published R*_D, R*_N",
     mean_log_loss=mean_log_loss,
+    needs_own_tokens=True,
 )

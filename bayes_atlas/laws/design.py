@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_TRANSFER_SOURCES", "Design", "LawData", "family_share", "prepare_law_data"]
+__all__ = ["MAX_TRANSFER_SOURCES", "Design", "LawData", "family_share", "prepare_law_data", "same_family"]
 
 #: Named transfer sources per row (the rest of the mixture counts as "other" tokens).
 MAX_TRANSFER_SOURCES = 3
@@ -224,6 +224,20 @@ def prepare_law_data(runs: Any, *, with_family_share: bool = False) -> LawData:
         log_loss=np.log(frame["loss"].to_numpy(dtype=float)),
         run_ids=frame["run_id"].astype(str).to_numpy(),
     )
+
+
+def same_family(target: str, languages: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Per language of ``languages``: is it ``target`` or of ``target``'s language family (MSL's p)?"""
+    from bayes_atlas.languages import language_info
+
+    def family(code: str) -> str | None:
+        try:
+            return language_info(code)["family"]
+        except ValueError:
+            return None
+
+    mine = family(target)
+    return np.array([c == target or (mine is not None and family(c) == mine) for c in languages])
 
 
 def family_share(runs: Any) -> np.ndarray:

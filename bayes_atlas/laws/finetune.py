@@ -30,6 +30,8 @@ SPEC = LawSpec(
     name="finetune",
     summary="pretrain vs finetune: from-scratch and checkpoint-continued runs, floor penalty delta and head start H(N)",
     mean_log_loss=mean_log_loss,
+    role="finetune",
+    emulated_designs=("finetune", "scratch_curve"),
     effects=(
         Effect(
             "log_delta",

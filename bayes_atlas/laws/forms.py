@@ -184,19 +184,19 @@ def tau_from_bts(bts: Array) -> Array:
     >>> float(tau_from_bts(0.5))
     0.3333333333333333
     """
-    xp = _xp(bts)
-    bts = xp.asarray(bts, dtype=float)
-    if xp is np and np.any(bts >= 2):
-        raise ValueError("BTS must be < 2 for a finite transfer weight tau")
+    if _is_data(bts):
+        bts = np.asarray(bts, dtype=float)
+        if np.any(bts >= 2):
+            raise ValueError("BTS must be < 2 for a finite transfer weight tau")
     return bts / (2.0 - bts)
 
 
 def bts_from_tau(tau: Array) -> Array:
     """Inverse of :func:`tau_from_bts`: ``BTS = 2 tau / (1 + tau)`` (tau > -1)."""
-    xp = _xp(tau)
-    tau = xp.asarray(tau, dtype=float)
-    if xp is np and np.any(tau <= -1):
-        raise ValueError("tau must be > -1")
+    if _is_data(tau):
+        tau = np.asarray(tau, dtype=float)
+        if np.any(tau <= -1):
+            raise ValueError("tau must be > -1")
     return 2.0 * tau / (1.0 + tau)
 
 

@@ -23,6 +23,8 @@ SPEC = LawSpec(
     name="msl",
     summary="He et al.'s multilingual law: Chinchilla on total tokens times the family share p^-gamma",
     mean_log_loss=mean_log_loss,
+    role="law",
+    emulated_designs=("monolingual", "unimax", "monolingual_2b", "bilingual_2b", "bilingual"),
     effects=(Effect("gamma", lambda c: (0.0, c.gamma_scale, c.gamma_sd), description="family-share exponent"),),
     needs_family_share=True,
 )

@@ -1,8 +1,9 @@
 """The registry of laws: name -> :class:`bayes_atlas.laws.spec.LawSpec`.
 
 Adding a law = one new module in ``bayes_atlas/laws/`` defining ``SPEC`` and one line in
-:data:`REGISTRY`; the PyMC builder, ``Fit.predict``, decisions, point fits, the CLI's
-``--law`` choices and the contract tests pick it up from here.
+:data:`REGISTRY`; the PyMC builder, ``Fit.predict``, decisions, point fits and the contract
+tests pick it up from here (new prior fields go in ``LawConfig``, and the name in
+``cli.LAW_CHOICES``, which a test keeps equal to :data:`LAWS`).
 """
 
 from __future__ import annotations

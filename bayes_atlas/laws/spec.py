@@ -94,6 +94,13 @@ class LawSpec:
         Per-sequence losses (rescaled per language) are allowed.
     needs_family_share
         The design's ``family_share`` is read (needs language metadata).
+    role
+        Which decisions a fit of this law answers (:func:`bayes_atlas.posteriors.resolve`):
+        ``"law"`` (compute-optimal N and D, mixtures, next runs), ``"curse"`` (adding
+        languages) or ``"finetune"`` (finetune or pretrain).
+    emulated_designs
+        Designs of the simulated ATLAS study (:func:`bayes_atlas.simulate.atlas_study`) the
+        law describes: what ``bayes-atlas fit --emulated --law NAME`` fits.
     """
 
     name: str
@@ -106,6 +113,8 @@ class LawSpec:
     needs_finetuned_and_scratch: bool = False
     per_sequence: bool = True
     needs_family_share: bool = False
+    role: str = "law"
+    emulated_designs: tuple[str, ...] = ("monolingual", "monolingual_2b")
 
     @property
     def parameter_names(self) -> tuple[str, ...]:

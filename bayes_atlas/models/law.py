@@ -23,6 +23,7 @@ import pandas as pd
 
 from bayes_atlas.laws.design import MAX_TRANSFER_SOURCES, LawData, family_share, prepare_law_data
 from bayes_atlas.laws.finetune import HEAD_START_PARAMS
+from bayes_atlas.laws.forms import tau_from_bts
 from bayes_atlas.laws.registry import LAWS, get_law
 from bayes_atlas.laws.spec import CORE
 
@@ -47,7 +48,8 @@ class LawConfig:
     Parameters
     ----------
     law
-        One of :data:`LAWS`: ``"atlas"``, ``"chinchilla"``, ``"curse"``, ``"finetune"``.
+        One of :data:`LAWS` (the law registry, :mod:`bayes_atlas.laws`): ``"atlas"``,
+        ``"chinchilla"``, ``"dcsl"``, ``"msl"``, ``"curse"``, ``"finetune"``.
     theta_mean, theta_scale
         Normal prior means and scales of the population mean of
         ``(log E, a, alpha, b, beta)``.
@@ -359,5 +361,5 @@ def _transfer_weights(data: LawData, config: LawConfig, bts_prior: pd.DataFrame 
         bts_sd = pm.HalfNormal("bts_sd", 0.3)
         bts_z = pm.Normal("bts_z", 0.0, 1.0, dims="pair")
         bts = pm.Deterministic("bts", bts_mu + bts_sd * bts_z, dims="pair")
-    tau = pm.Deterministic("tau", bts / (2.0 - bts), dims="pair")
+    tau = pm.Deterministic("tau", tau_from_bts(bts), dims="pair")
     return tau[data.transfer_pair]

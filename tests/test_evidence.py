@@ -1,0 +1,117 @@
+"""Sanity bars: the shipped default's compute-optimal allocation against the evidence.
+
+``data/EVIDENCE.md`` reconciles the published sources; these tests hold the shipped law
+posterior (``models/atlas-emulated.nc``) to it. The English bar compares with the package's
+own fit of Epoch's 245 Chinchilla runs, pinned below (the slow test refits it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bayes_atlas import datasets
+from bayes_atlas.decisions import posterior_recommend
+from bayes_atlas.decisions.optimum import Mixture, compute_optimum
+from bayes_atlas.posteriors import resolve
+from bayes_atlas.simulate import TOKENS_PER_PARAM_RANGE
+
+#: 90% intervals of the compute-optimal N and D for English from the package's fit of Epoch's runs:
+#:   bayes_atlas.fit(datasets.chinchilla_epoch(), law="chinchilla", random_seed=0)
+#:   (0 divergences, max r_hat 1.0025, min bulk ESS 2782; en: E 1.831, a -1.039, alpha 0.350,
+#:   b -0.809, beta 0.378), then posterior_recommend("en", C, posterior=fit, unique_tokens=inf).
+#: Output (median [5%, 95%]), also in data/public_compute_optima.csv:
+#:   1e19  N 2.587e8 [2.511e8, 2.661e8]  D 6.444e9  [6.263e9,  6.638e9]   D/N 24.9
+#:   1e20  N 8.551e8 [8.227e8, 8.875e8]  D 1.949e10 [1.878e10, 2.026e10]  D/N 22.8
+#:   1e21  N 2.826e9 [2.627e9, 3.039e9]  D 5.897e10 [5.485e10, 6.344e10]  D/N 20.9
+#:   1e22  N 9.336e9 [8.355e9, 1.045e10] D 1.785e11 [1.595e11, 1.995e11]  D/N 19.1
+#:   1e23  N 3.084e10 [2.656e10, 3.593e10] D 5.404e11 [4.638e11, 6.275e11] D/N 17.5
+EPOCH_ENGLISH_OPTIMA = {
+    1e19: ((2.587e8, 2.511e8, 2.661e8), (6.444e9, 6.263e9, 6.638e9)),
+    1e20: ((8.551e8, 8.227e8, 8.875e8), (1.949e10, 1.878e10, 2.026e10)),
+    1e21: ((2.826e9, 2.627e9, 3.039e9), (5.897e10, 5.485e10, 6.344e10)),
+    1e22: ((9.336e9, 8.355e9, 1.045e10), (1.785e11, 1.595e11, 1.995e11)),
+    1e23: ((3.084e10, 2.656e10, 3.593e10), (5.404e11, 4.638e11, 6.275e11)),
+}
+
+
+def _optimum(law, code: str, compute: float, unique: float):
+    mixture = Mixture(code, (), {code: unique}, np.zeros((law.n_draws, 0)))
+    return compute_optimum(law, mixture, compute)
+
+
+@pytest.fixture(scope="module")
+def law():
+    return resolve("law")
+
+
+@pytest.mark.parametrize("compute", sorted(EPOCH_ENGLISH_OPTIMA))
+def test_english_optimum_lies_inside_epochs_interval(compute):
+    (_, n_low, n_high), (_, d_low, d_high) = EPOCH_ENGLISH_OPTIMA[compute]
+    summary = posterior_recommend("en", compute, warn=False).summary()
+    n, d = summary.loc["params", "median"], summary.loc["tokens", "median"]
+    assert n_low <= n <= n_high, (compute, n, (n_low, n_high))
+    assert d_low <= d <= d_high, (compute, d, (d_low, d_high))
+
+
+def test_every_language_trains_in_the_documented_tokens_per_parameter_range(law):
+    # Unlimited unique data: the monolingual compute optimum at 1e21 lies in the documented range
+    # (data/EVIDENCE.md: 10-40, centred on Epoch's 20.9) for every language the law has fitted.
+    low, high = TOKENS_PER_PARAM_RANGE
+    ratios = {}
+    for code in law.languages:
+        opt = _optimum(law, code, 1e21, np.inf)
+        ratios[code] = float(np.median(opt.tokens / opt.params))
+    outside = {code: round(r, 1) for code, r in ratios.items() if not low <= r <= high}
+    assert not outside, outside
+    assert 15 <= np.median(list(ratios.values())) <= 30
+
+
+def test_repetition_bends_hi_and_sw_toward_parameters_by_their_unique_tokens(law):
+    # With the printed unique tokens, only hi (7.9B) and sw (770M) have fewer unique tokens than
+    # the unconstrained optimum wants at 1e21; they repeat data and shift toward parameters.
+    low, high = TOKENS_PER_PARAM_RANGE
+    unique = datasets.unique_tokens()
+    for code, value in unique.items():
+        free = _optimum(law, code, 1e21, np.inf)
+        capped = _optimum(law, code, 1e21, float(value))
+        free_tokens = float(np.median(free.tokens))
+        ratio = float(np.median(capped.tokens / capped.params))
+        if free_tokens <= value:  # repetition does not bind: the optimum is unchanged, in range
+            assert low <= ratio <= high, code
+            np.testing.assert_allclose(np.median(capped.params), np.median(free.params), rtol=0.02)
+            continue
+        assert code in ("hi", "sw"), code
+        # The bend: fewer tokens per parameter than with unlimited data, the optimum repeats the
+        # unique tokens (D* / U epochs > 1), and the bend is larger the scarcer the data.
+        assert ratio < 0.8 * float(np.median(free.tokens / free.params)), code
+        assert np.median(capped.tokens) > value, code
+    hi = _optimum(law, "hi", 1e21, float(unique["hi"]))
+    sw = _optimum(law, "sw", 1e21, float(unique["sw"]))
+    assert np.median(sw.tokens / sw.params) < np.median(hi.tokens / hi.params) < low + 5
+    # sw repeats more: its unique tokens are 10x fewer than hi's.
+    assert np.median(sw.tokens) / unique["sw"] > np.median(hi.tokens) / unique["hi"] > 1
+
+
+def test_main_job_answers_are_in_the_documented_range():
+    # The README's `make main` (ca at 1e21) and English: tokens per parameter as documented.
+    low, high = TOKENS_PER_PARAM_RANGE
+    for code in ("ca", "en"):
+        summary = posterior_recommend(code, 1e21, warn=False).summary()
+        ratio = summary.loc["tokens", "median"] / summary.loc["params", "median"]
+        assert low <= ratio <= high, (code, ratio)
+
+
+@pytest.mark.slow
+def test_the_pinned_epoch_interval_is_what_the_fit_gives():
+    # Refit Epoch's runs exactly as pinned above and check every pinned number.
+    import bayes_atlas
+
+    fit = bayes_atlas.fit(datasets.chinchilla_epoch(), law="chinchilla", random_seed=0, progressbar=False)
+    assert fit.diagnostics.converged, fit.diagnostics
+    for compute, pinned in EPOCH_ENGLISH_OPTIMA.items():
+        rec = posterior_recommend("en", compute, posterior=fit, warn=False, unique_tokens=np.inf)
+        for name, values in zip(("params", "tokens"), pinned, strict=True):
+            row = rec.summary().loc[name]
+            got = (row["median"], row["lower"], row["upper"])
+            np.testing.assert_allclose(got, values, rtol=0.01, err_msg=f"{name} at {compute:g}")
