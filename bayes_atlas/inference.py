@@ -125,7 +125,9 @@ def configure_jax(n_chains: int = 4) -> None:
     import numpyro
 
     if "jax" not in sys.modules or not _jax_started():
-        numpyro.set_host_device_count(max(int(n_chains), 1))
+        # At least 4 (the default chains), so a first fit with fewer chains does not force
+        # later default fits into a fresh process.
+        numpyro.set_host_device_count(max(int(n_chains), 4))
     numpyro.enable_x64(True)
     import jax
 

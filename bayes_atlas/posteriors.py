@@ -25,6 +25,8 @@ DEFAULT_FILES = {
     "finetune": "finetune-emulated.nc",
     "transfer": "transfer.nc",
 }
+
+
 def _roles() -> dict[str, tuple[str, ...]]:
     from bayes_atlas.laws.registry import REGISTRY
 

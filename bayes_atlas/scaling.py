@@ -87,6 +87,39 @@ def _failure(diagnostics: Diagnostics) -> str | None:
     return None
 
 
+#: A parameter whose posterior sd is at least this share of its prior sd was not informed by the data.
+PRIOR_DOMINATED_SHARE = 0.9
+
+
+def _prior_dominated(result: Fit) -> dict[str, str]:
+    """Population-level parameters whose posterior is no narrower than their prior."""
+    config, found = result.config, {}
+    scale = np.asarray(config.theta_scale)
+    if "theta_mu" in result.posterior and result.config.pooling == "partial" and len(result.languages) > 1:
+        posterior_sd, prior_sd = result.draws("theta_mu").std(axis=0), scale
+    elif len(result.languages) == 1:
+        posterior_sd, prior_sd = result.draws("theta")[:, 0].std(axis=0), np.hypot(scale, np.asarray(config.theta_sd))
+    else:
+        posterior_sd, prior_sd = None, None
+    if posterior_sd is not None:
+        for k, name in enumerate(THETA):
+            if posterior_sd[k] >= PRIOR_DOMINATED_SHARE * prior_sd[k]:
+                label = {"log_E": "E"}.get(name, name)
+                found[label] = (
+                    f"its posterior sd {posterior_sd[k]:.3g} is {posterior_sd[k] / prior_sd[k]:.0%} of its prior's "
+                    f"{prior_sd[k]:.3g}: the runs did not inform it"
+                )
+    for effect in result.spec.effects:
+        if f"{effect.name}_mu" in result.posterior:
+            sd, prior = float(result.draws(f"{effect.name}_mu").std()), effect.prior(config)[1]
+            if sd >= PRIOR_DOMINATED_SHARE * prior:
+                found[effect.exp_name or effect.name] = (
+                    f"the posterior sd of its pooled mean {sd:.3g} is {sd / prior:.0%} of its prior's {prior:.3g}: "
+                    "the runs did not inform it"
+                )
+    return found
+
+
 def _identifiability(spec: LawSpec, data: LawData) -> dict[str, str]:
     """Parameters the design cannot identify, with the reason (empty when all can be)."""
     found = {}
@@ -247,6 +280,29 @@ def fit(
     from bayes_atlas.models.law import build_law_model
     from bayes_atlas.runs import RunTable
 
+    if law not in LAWS:
+        raise FitInputError(f"law must be one of {LAWS}, got {law!r}")
+    spec = get_law(law)
+    if not isinstance(runs, RunTable):
+        raise FitInputError(f"runs must be a RunTable (RunTable.from_csv / from_frame), got {type(runs).__name__}")
+    if len(runs) < 3:
+        raise FitInputError(f"need at least 3 rows, got {len(runs)}")
+    loss_scale: dict[str, float] = {}
+    fitted_runs = runs
+    if not runs.per_token:
+        if not spec.per_sequence:
+            raise FitInputError(
+                f"the {law} law needs per-token losses; this table has loss_unit={runs.loss_unit!r} "
+                "(convert to nats or bits per token first)"
+            )
+        # Per-sequence losses (e.g. Goldfish: bits per FLORES sentence) are on a different
+        # scale in every language; dividing each language's losses by a per-language constant
+        # is an exact reparameterisation of its floor and amplitudes, and puts every
+        # language on the scale the population prior expects.
+        fitted_runs, loss_scale = _normalise_losses(runs)
+    config = LawConfig.from_dict({**(config or LawConfig()).to_dict(), "law": law})
+    data = prepare_law_data(fitted_runs, with_family_share=spec.needs_family_share)
+    _check_design(spec, data)
     if nuts_sampler == "numpyro" and chains > 1 and jax_started_with_fewer_devices(chains):
         # Chains run one after another in this process, and their floating point differs from
         # parallel chains: the same seed would give another posterior. Sample in a fresh
@@ -272,30 +328,6 @@ def fit(
         )
         result = _fit_in_fresh_process(arguments)
         return _finish(result, warn=warn, allow_failed=allow_failed)
-
-    if law not in LAWS:
-        raise FitInputError(f"law must be one of {LAWS}, got {law!r}")
-    spec = get_law(law)
-    if not isinstance(runs, RunTable):
-        raise FitInputError(f"runs must be a RunTable (RunTable.from_csv / from_frame), got {type(runs).__name__}")
-    if len(runs) < 3:
-        raise FitInputError(f"need at least 3 rows, got {len(runs)}")
-    loss_scale: dict[str, float] = {}
-    fitted_runs = runs
-    if not runs.per_token:
-        if not spec.per_sequence:
-            raise FitInputError(
-                f"the {law} law needs per-token losses; this table has loss_unit={runs.loss_unit!r} "
-                "(convert to nats or bits per token first)"
-            )
-        # Per-sequence losses (e.g. Goldfish: bits per FLORES sentence) are on a different
-        # scale in every language; dividing each language's losses by a per-language constant
-        # is an exact reparameterisation of its floor and amplitudes, and puts every
-        # language on the scale the population prior expects.
-        fitted_runs, loss_scale = _normalise_losses(runs)
-    config = LawConfig.from_dict({**(config or LawConfig()).to_dict(), "law": law})
-    data = prepare_law_data(fitted_runs, with_family_share=spec.needs_family_share)
-    _check_design(spec, data)
     if transfer == "default":
         from bayes_atlas.transfer import load_default
 
@@ -362,6 +394,9 @@ def fit(
     result = Fit(posterior, config, diagnostics, meta, groups=groups)
     result._add_log_likelihood()
     result.meta["failure"] = _failure(diagnostics)
+    if prior_fit is None:
+        for name, reason in _prior_dominated(result).items():
+            result.meta["not_identified"].setdefault(name, reason)
     return _finish(result, warn=warn, allow_failed=allow_failed)
 
 
@@ -483,12 +518,15 @@ def _fit_in_fresh_process(arguments: dict[str, Any]) -> Fit:
         request, answer = Path(folder) / "arguments.pkl", Path(folder) / "fit.pkl"
         request.write_bytes(pickle.dumps(arguments))
         done = subprocess.run([sys.executable, "-m", "bayes_atlas.scaling", str(request), str(answer)], check=False)
-        if done.returncode != 0 or not answer.is_file():
+        if not answer.is_file():
             raise RuntimeError(
-                f"the fit in a fresh process failed (exit {done.returncode}; its error is printed above). To sample in "
+                f"the fit in a fresh process failed (exit {done.returncode}; its output is above). To sample in "
                 "this process instead, import bayes_atlas and fit before anything starts JAX"
             )
-        return pickle.loads(answer.read_bytes())
+        outcome = pickle.loads(answer.read_bytes())
+        if isinstance(outcome, BaseException):
+            raise outcome  # the fit's own error (FitInputError, FitFailedError, ...)
+        return outcome
 
 
 def _stored_data_hash(tree: xr.DataTree) -> str:
@@ -603,7 +641,9 @@ class Fit:
             # On the scale the model saw (per-sequence losses: rescaled), like observed_data.
             predicted = self._predict_data(data, noise=True, random_seed=0, rescale=False)
             tree["posterior_predictive"] = (
-                xr.Dataset({"log_loss": np.log(predicted).rename(None)}).drop_vars("run").assign_coords(run=np.arange(data.n_rows))
+                xr.Dataset({"log_loss": np.log(predicted).rename(None)})
+                .drop_vars("run")
+                .assign_coords(run=np.arange(data.n_rows))
             )
         self._datatree = xr.DataTree.from_dict(tree)
         return self._datatree
@@ -977,4 +1017,8 @@ if __name__ == "__main__":  # the fresh process of _fit_in_fresh_process
     import bayes_atlas.scaling  # the module under its own name, so the Fit pickles as bayes_atlas.scaling.Fit
 
     _request, _answer = Path(sys.argv[1]), Path(sys.argv[2])
-    _answer.write_bytes(pickle.dumps(bayes_atlas.scaling.fit(**pickle.loads(_request.read_bytes()))))
+    try:
+        _outcome = bayes_atlas.scaling.fit(**pickle.loads(_request.read_bytes()))
+    except Exception as _error:  # noqa: BLE001 - handed back to the parent, which raises it
+        _outcome = _error
+    _answer.write_bytes(pickle.dumps(_outcome))

@@ -85,3 +85,40 @@ def test_bootstrap_refits_resampled_rows(study):
         table = RunTable(mono.frame.iloc[rows].reset_index(drop=True), mono.loss_unit, mono.kind, dict(mono.meta))
         by_hand = point_fit(table, "csl", n_starts=1, seed=4 + i)
         np.testing.assert_allclose(fitted.params.loc["en"].to_numpy(), by_hand.params.loc["en"].to_numpy())
+
+
+def test_point_fits_say_why_a_language_was_skipped_and_keep_transfer_bounded(study):
+    from bayes_atlas.pointfit import point_fit
+
+    runs, _ = study
+    frame = runs.frame
+    keep = ((frame["design"] == "monolingual") & frame["language"].isin(["en", "fr"])) | (
+        (frame["design"] == "monolingual_2b") & (frame["language"] == "sw")
+    )
+    fitted = point_fit(runs.subset(keep.to_numpy()), "csl", n_starts=1)
+    assert set(fitted.params.index) == {"en", "fr"}
+    assert fitted.skipped == {"sw": "1 row(s), fewer than min_rows=5"}
+    bilingual = runs.subset(((frame["design"] == "bilingual") & (frame["language"] == "ca")).to_numpy())
+    atlas = point_fit(bilingual, "atlas", n_starts=2)
+    tau = atlas.params.filter(like="tau[").to_numpy()
+    assert np.all((tau >= -1 / 3 - 1e-12) & (tau <= 1.0 + 1e-12))  # BTS within [-1, 1]
+
+
+def test_point_fit_predictions_far_outside_the_training_losses_warn(study):
+    import warnings
+
+    from bayes_atlas.errors import DecisionWarning
+    from bayes_atlas.pointfit import point_fit
+
+    runs, _ = study
+    frame = runs.frame
+    en = runs.subset(((frame["design"] == "monolingual") & (frame["language"] == "en")).to_numpy())
+    fitted = point_fit(en, "csl", n_starts=1)
+    tiny = en.frame.copy()
+    tiny["params"] = 1e3  # a thousand-parameter model: the law's parameter term explodes
+    from bayes_atlas.runs import RunTable
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted.predict(RunTable(tiny, en.loss_unit, en.kind, dict(en.meta)))
+    assert any(isinstance(w.message, DecisionWarning) and w.message.code == "BA201" for w in caught)

@@ -192,7 +192,10 @@ def curse_runs(study):
 def test_curse_law_fit_structure_and_prediction(curse_runs, tmp_path):
     data = prepare_law_data(curse_runs)
     assert set(np.unique(data.mixture_size)) == {1.0, 4.0, 8.0, 16.0}
-    result = bayes_atlas.fit(curse_runs, law="curse", draws=150, tune=200, chains=2, random_seed=3, progressbar=False, warn=False)
+    # A smoke fit (150 draws): its chains need not agree (r_hat ~2 measured); structure only.
+    result = bayes_atlas.fit(
+        curse_runs, law="curse", draws=150, tune=200, chains=2, random_seed=3, progressbar=False, warn=False, allow_failed=True
+    ).accept_failure()
     assert result.posterior["phi"].dims == ("chain", "draw", "language")
     assert {"phi", "psi"} <= set(result.summary().index.get_level_values("parameter"))
     predicted = result.predict(curse_runs, noise=False).median(("chain", "draw")).values
