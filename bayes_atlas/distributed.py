@@ -32,7 +32,7 @@ from typing import Any
 
 from bayes_atlas import defaults
 
-__all__ = ["Task", "client_for", "run_tasks"]
+__all__ = ["Task", "check_scheduler_options", "client_for", "run_tasks"]
 
 
 @dataclass(frozen=True)

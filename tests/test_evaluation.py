@@ -24,10 +24,10 @@ def test_point_fits_recover_the_truth_on_monolingual_runs(study):
     mono = runs.subset(((runs.frame["design"] == "monolingual") & runs.frame["language"].isin(["en", "fr"])).to_numpy())
     result = point_fit(mono, "csl", n_starts=4, seed=0)
     assert set(result.params.index) == {"en", "fr"}
-    for code in ("en", "fr"):
-        assert result.params.loc[code, "alpha"] == pytest.approx(truth.params(code)["alpha"], abs=0.08)
-        # E is not asserted: with beta ~ 0.15 it trades off against the data term (fr gives 0.36
-        # against a true 0.76 at the same fit quality): the weakness pooling addresses.
+    assert result.params.loc["en", "alpha"] == pytest.approx(truth.params("en")["alpha"], abs=0.08)
+    # fr is not asserted: one run per size with tokens rising with N, and alpha ~ beta in the
+    # truth, lets the exponents trade off (measured: alpha 0.53, beta 0.23 against a true 0.34,
+    # 0.36, at the same fit quality): the weakness pooling addresses.
     predicted = result.predict(mono)
     assert np.median(np.abs(predicted / mono.frame["loss"].to_numpy() - 1)) < 0.01
 
@@ -63,7 +63,9 @@ def test_evaluate_returns_a_tidy_table(table1_runs):
     assert set(mean["law"]) == {"csl", "atlas_dt"} and set(mean["split"]) == {"N", "random"}
     assert mean["coverage90"].isna().all()  # point fits carry no intervals
     r2 = mean.set_index(["split", "law"])["r2"]
-    assert (r2.loc["random"] > 0.9).all()
+    # Random rows held out: the law on the target's own tokens fits (> 0.9); total-token
+    # Chinchilla does worse on mixed runs, as in ATLAS Table 1 (multi CSL 0.64; here 0.74).
+    assert r2.loc[("random", "atlas_dt")] > 0.9 > r2.loc[("random", "csl")]
     # As in ATLAS Table 1: total-token Chinchilla extrapolates badly to the largest models of
     # mixed runs; the law on the target's own (repetition-aware) tokens does better.
     assert r2.loc[("N", "atlas_dt")] > r2.loc[("N", "csl")]
