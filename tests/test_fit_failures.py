@@ -136,3 +136,76 @@ def test_a_table_from_another_setting_moves_the_transfer_prior():
     bts = 2 * result.draws("tau")[:, pairs.index(("ca", "es"))] / (1 + result.draws("tau")[:, pairs.index(("ca", "es"))])
     assert np.median(bts) < 0.34 - 0.4 * (0.34 + 0.4), np.median(bts)  # at least 40% of the way to -0.4
     assert "between-setting sd of 0.25" in result.meta["transfer_prior"]
+
+
+def test_constant_mixture_size_leaves_the_curse_exponents_unidentified():
+    from bayes_atlas.laws import get_law, prepare_law_data
+    from bayes_atlas.scaling import _identifiability
+
+    rows = []
+    for i, N in enumerate([1e8, 3e8, 1e9]):
+        for language in ("en", "fr", "de", "es"):  # every run mixes the same four languages: K = 4
+            tokens = {f"tokens_{c}": 40 * N / 4 for c in ("en", "fr", "de", "es")}
+            rows.append({"run_id": f"k4_{i}", "language": language, "params": N, **tokens, "loss": 3.0 - 0.2 * i})
+    data = prepare_law_data(bayes_atlas.RunTable.from_frame(pd.DataFrame(rows)))
+    found = _identifiability(get_law("curse"), data)
+    assert set(found) == {"phi", "psi"} and "K = 4" in found["phi"]
+    # Two model sizes identify alpha (the design check asks for two distinct values, not many).
+    assert "alpha" not in found
+
+
+@pytest.mark.slow
+def test_a_real_multilingual_shape_fits_or_fails_with_a_remedy():
+    # The shape that broke the ATLAS law on a public table: three model sizes trained on a
+    # 46-language corpus, evaluated on 90 languages (44 with no tokens of their own), strong
+    # negative transfer into some trained languages from 100x larger sources.
+    from bayes_atlas.datasets import transfer_matrix
+    from bayes_atlas.laws import Design, get_law, tau_from_bts
+
+    matrix = transfer_matrix()
+    trained = [str(c) for c in matrix.target.values]  # the 38 of the matrix
+    trained += [c for c in ("ga", "cy", "eu", "is", "mt", "sq", "mk", "hy", "lv", "lt", "et", "sl") if c not in trained][:8]
+    unseen = ["af", "am", "az", "be", "bn", "bs", "ceb", "co", "eo", "fy", "gd", "gl", "gu", "ha", "haw", "hmn", "ht",
+              "ig", "jv", "ka", "kk", "km", "kn", "ku", "ky", "la", "lb", "lo", "mg", "mi", "ml", "mn", "my", "ne", "ny",
+              "or", "pa", "ps", "sd", "si", "sm", "sn", "so", "st", "su", "tg", "tk", "tt", "ug", "uz", "wo", "xh", "yi",
+              "zu", "ln", "lg", "rw", "ti", "om", "ak", "ee", "tn", "ts", "ss", "ve", "nso", "qu", "ay", "gn"]  # fmt: skip
+    unseen = [c for c in unseen if c not in trained][:44]  # 44 with no tokens of their own
+    assert len(trained) == 46 and len(unseen) == 44
+    rng = np.random.default_rng(0)
+    shares = {c: (0.3 if c == "en" else 0.7 / (len(trained) - 1)) for c in trained}
+    atlas, rows = get_law("atlas"), []
+    for i, N in enumerate([8.5e7, 3e8, 1.1e9]):
+        total = 20 * N * 20  # 20 tokens per parameter, over-trained x20 as small public models are
+        tokens = {c: share * total for c, share in shares.items()}
+        for language in trained + unseen:
+            own = tokens.get(language, 0.0)
+            sources = sorted((c for c in trained if c != language), key=lambda c: (-tokens[c], c))[:3]
+            bts = [float(matrix.sel(target=language, source=s)) if language in matrix.target else -0.3 for s in sources]
+            if language in ("ur", "yo", "sw"):
+                bts = [-1.0, -1.2, -0.9]  # strong interference from the big sources
+            p = {"log_E": np.log(1.5 + 0.3 * rng.random()), "a": -0.5, "alpha": 0.35, "b": -0.3, "beta": 0.37, "lam": 1 / 15.4}
+            p.update(tau=tau_from_bts(np.array(bts)), tau_other=0.05)
+            design = Design.of_run(params=N, tokens=own, transfer_tokens=np.array([tokens[s] for s in sources]),
+                                   other_tokens=total - own - sum(tokens[s] for s in sources))  # fmt: skip
+            loss = float(np.exp(atlas.mean_log_loss(np, design, p) + rng.normal(0, 0.01)))
+            rows.append(
+                {
+                    "run_id": f"m{i}",
+                    "language": language,
+                    "params": N,
+                    **{f"tokens_{c}": v for c, v in tokens.items()},
+                    "loss": loss,
+                }
+            )
+    runs = bayes_atlas.RunTable.from_frame(pd.DataFrame(rows))
+    try:
+        result = bayes_atlas.fit(runs, law="atlas", random_seed=0, progressbar=False, warn=False)
+    except FitFailedError as error:
+        print(f"\nmultilingual shape: fails with {error}")
+        assert "Remedies" in str(error)
+        return
+    d = result.diagnostics
+    print(f"\nmultilingual shape: {d}")
+    assert d.divergences < 0.01 * d.chains * d.draws and d.max_r_hat < 1.2
+    predicted = result.predict(runs, noise=False).median(("chain", "draw")).values
+    assert np.median(np.abs(predicted / runs.frame["loss"].to_numpy() - 1)) < 0.05
