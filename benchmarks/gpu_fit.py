@@ -122,6 +122,7 @@ def main() -> None:
     import bayes_atlas
 
     runs = runs_for(args.case)
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     fit = bayes_atlas.fit(
         runs,
@@ -153,7 +154,7 @@ def main() -> None:
         "ess_per_s": d.min_ess_bulk / wall,
         "max_r_hat": d.max_r_hat,
         "divergences": d.divergences,
-        "load_before": os.getloadavg()[0],
+        "load_before": load,
     }
     if args.reference and Path(args.reference).is_file():
         reference = json.loads(Path(args.reference).read_text()).get(args.case)
