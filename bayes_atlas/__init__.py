@@ -17,6 +17,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from bayes_atlas import errors as _errors  # tiny, no dependencies: its class list is the export list
+
 __version__ = "0.1.0"
 
 _SUBMODULES = (
@@ -62,25 +64,7 @@ _EXPORTS = {
     "get_law": "laws",
     "LawSpec": "laws",
     "LawConfig": "models.law",
-    **{
-        name: "errors"
-        for name in (
-            "BayesAtlasWarning",
-            "ConvergenceWarning",
-            "DatasetError",
-            "DecisionWarning",
-            "FitFailedError",
-            "FitInputError",
-            "IdentifiabilityWarning",
-            "OutputPathError",
-            "PosteriorFileError",
-            "PosteriorKindError",
-            "RunTableError",
-            "RunTableWarning",
-            "TransferInputError",
-            "UnknownLanguageError",
-        )
-    },
+    **{name: "errors" for name in _errors.__all__ if name != "WARNING_CODES"},
 }
 
 __all__ = [*_SUBMODULES, *_EXPORTS, "__version__"]

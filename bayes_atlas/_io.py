@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from bayes_atlas.errors import OutputPathError  # noqa: F401 - re-exported for the CLI
 
@@ -195,3 +196,28 @@ def check_output_path(
         reason = error.strerror or str(error)
         raise OutputPathError(f"{option} {path}: cannot write in {ancestor} ({reason})") from None
     return resolved
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` as strict JSON data: numpy scalars and arrays to Python, non-finite numbers to
+    None, paths and other objects to strings (decisions' ``to_dict`` and saved posteriors' attributes use it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> strict_json({"a": np.float64("nan"), "b": np.arange(2), "c": (1.5, float("inf"))})
+    {'a': None, 'b': [0, 1], 'c': [1.5, None]}
+    """
+    import numpy as np  # here, not at import: the CLI imports this module and must start fast
+
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [strict_json(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value if isinstance(value, int | float | str | bool) or value is None else str(value)

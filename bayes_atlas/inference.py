@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayes_atlas._io import write_atomically
+from bayes_atlas._io import strict_json, write_atomically
 from bayes_atlas.defaults import ESS_MIN, R_HAT_MAX
 from bayes_atlas.errors import ConvergenceWarning, PosteriorFileError
 
@@ -105,7 +105,8 @@ class Diagnostics:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Diagnostics:
-        return cls(**values)
+        """Inverse of :meth:`to_dict` as stored in a file (non-finite numbers were written as null)."""
+        return cls(**{k: (float("nan") if v is None else v) for k, v in values.items()})
 
 
 def configure_jax(n_chains: int = 4) -> None:
@@ -412,7 +413,10 @@ def write_posterior(tree: xr.DataTree, path: str | Path, *, model: str, attrs: d
         "bayes_atlas_version": __version__,
     }
     for key, value in attrs.items():
-        stored[key] = value if isinstance(value, str | int | float) else json.dumps(value, sort_keys=True)
+        # Strict JSON: a one-chain fit's r_hat is inf, stored as null and read back as NaN.
+        stored[key] = (
+            value if isinstance(value, str | int | float) else json.dumps(strict_json(value), sort_keys=True, allow_nan=False)
+        )
     tree.attrs = {**tree.attrs, **stored}
 
     def write(tmp: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from bayes_atlas._io import strict_json  # noqa: F401 - re-exported: every decision's to_dict uses it
 from bayes_atlas.errors import DecisionWarning, UnknownLanguageError
 
 __all__ = [
@@ -141,25 +142,3 @@ def unique_tokens_for(codes: list[str], unique_tokens: float | dict[str, float] 
         if not value > 0:
             raise ValueError(f"unique_tokens for {code!r} must be positive (tokens of unique text), got {value!r}")
     return out
-
-
-def strict_json(value: Any) -> Any:
-    """``value`` as strict JSON data: numpy scalars and arrays to Python, non-finite numbers to
-    None, paths and other objects to strings (every decision's ``to_dict`` uses it).
-
-    Examples
-    --------
-    >>> strict_json({"a": np.float64("nan"), "b": np.arange(2), "c": (1.5, float("inf"))})
-    {'a': None, 'b': [0, 1], 'c': [1.5, None]}
-    """
-    if isinstance(value, dict):
-        return {str(k): strict_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [strict_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [strict_json(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value if isinstance(value, int | float | str | bool) or value is None else str(value)
