@@ -51,6 +51,7 @@ _FLAGS = {
     "regret": "--regret",
     "loss_unit": "--loss-unit",
     "target_accept": "--target-accept",
+    "max_tree_depth": "--max-tree-depth",
     "theta_prior": "--theta-prior",
     "draws": "--draws",
     "tune": "--tune",
@@ -585,6 +586,11 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     help="NUTS target acceptance rate; raise it (e.g. 0.99) against divergences (default: bayes_atlas.fit's).",
 )
+@click.option(
+    "--max-tree-depth",
+    type=click.IntRange(1, 15),
+    help="NUTS tree depth limit (default: bayes_atlas.fit's 10); 8 is 4x cheaper per draw for large tables.",
+)
 @click.option("--max-draws", type=click.IntRange(1), help="Store at most this many draws (thinned evenly).")
 @click.option("--float32", is_flag=True, help="Store draws in single precision.")
 @click.option(
@@ -610,6 +616,7 @@ def fit_command(
     chains: int,
     seed: int,
     target_accept: float | None,
+    max_tree_depth: int | None,
     max_draws: int | None,
     float32: bool,
     compact: bool,
@@ -638,7 +645,12 @@ def fit_command(
             # Options left unset keep fit()'s defaults (one source of truth, no import at CLI start).
             settings = {
                 name: value
-                for name, value in (("draws", draws), ("tune", tune), ("target_accept", target_accept))
+                for name, value in (
+                    ("draws", draws),
+                    ("tune", tune),
+                    ("target_accept", target_accept),
+                    ("max_tree_depth", max_tree_depth),
+                )
                 if value is not None
             }
             if emulated:  # the simulator draws transfer from the published matrix: the same setting

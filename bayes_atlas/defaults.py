@@ -5,7 +5,7 @@ Fits, evaluation, calibration, decisions and the CLI read these names; change th
 
 from __future__ import annotations
 
-__all__ = ["CHAINS", "CI", "DRAWS", "ESS_MIN", "R_HAT_MAX", "SEED", "TARGET_ACCEPT", "TUNE"]
+__all__ = ["CHAINS", "CI", "DRAWS", "ESS_MIN", "R_HAT_MAX", "MAX_TREE_DEPTH", "SEED", "TARGET_ACCEPT", "TUNE"]
 
 #: Credible mass of every reported interval (equal-tailed).
 CI = 0.9
@@ -17,6 +17,8 @@ TUNE = 700
 CHAINS = 4
 #: Step-size adaptation target of NUTS.
 TARGET_ACCEPT = 0.95
+#: NUTS tree depth limit (at most 2**10 - 1 leapfrog steps per draw).
+MAX_TREE_DEPTH = 10
 #: Seed used where a call takes one and none is given (decisions' population draws).
 SEED = 0
 #: The project's convergence bar: r_hat at most 1.01, bulk and tail ESS at least 400, no divergences.

@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_atlas._io import strict_json, write_atomically
-from bayes_atlas.defaults import ESS_MIN, R_HAT_MAX
+from bayes_atlas.defaults import ESS_MIN, MAX_TREE_DEPTH, R_HAT_MAX
 from bayes_atlas.errors import ConvergenceWarning, PosteriorFileError
 
 __all__ = [
@@ -158,7 +158,7 @@ def sample_nuts(
     nuts_sampler: str = "numpyro",
     target_accept: float = 0.9,
     dense_mass: bool = True,
-    max_tree_depth: int = 10,
+    max_tree_depth: int = MAX_TREE_DEPTH,
     progressbar: bool = True,
     init: str = "jitter",
 ) -> tuple[xr.DataTree, float]:

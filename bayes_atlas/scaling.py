@@ -194,6 +194,7 @@ def fit(
     nuts_sampler: str = "numpyro",
     target_accept: float = defaults.TARGET_ACCEPT,
     dense_mass: bool | None = None,
+    max_tree_depth: int = defaults.MAX_TREE_DEPTH,
     progressbar: bool = True,
     warn: bool = True,
     init: str = "jitter",
@@ -239,6 +240,11 @@ def fit(
         parameters: Epoch's single-language runs reach ESS 2000 in 7 s) and a diagonal one
         above (790-row emulated study: diagonal 191 s and 0 divergences at target_accept
         0.95; dense 750 s with every draw at the maximum tree depth).
+    max_tree_depth
+        NUTS tree depth limit (default 10: at most 1023 leapfrog steps per draw). When most
+        draws hit it (``Fit.diagnostics``; large tables with many languages, see the cost curve
+        in ``benchmarks/README.md``), 8 caps a draw at 255 steps, 4x cheaper per draw, at the
+        price of more autocorrelation: check bulk ESS afterwards.
     warn
         Emit :class:`bayes_atlas.ConvergenceWarning` for failed diagnostics and
         :class:`bayes_atlas.IdentifiabilityWarning` (BA105) for parameters the design cannot
@@ -320,6 +326,7 @@ def fit(
             nuts_sampler=nuts_sampler,
             target_accept=target_accept,
             dense_mass=dense_mass,
+            max_tree_depth=max_tree_depth,
             progressbar=progressbar,
             warn=False,
             init=init,
@@ -347,6 +354,7 @@ def fit(
         nuts_sampler=nuts_sampler,
         target_accept=target_accept,
         dense_mass=dense_mass,
+        max_tree_depth=max_tree_depth,
         progressbar=progressbar,
         init=init,
     )
@@ -362,6 +370,7 @@ def fit(
             "chain_method": idata.attrs.get("chain_method", ""),
             "target_accept": float(target_accept),
             "dense_mass": bool(dense_mass),
+            "max_tree_depth": int(max_tree_depth),
             "init": init,
             "draws": int(draws),
             "tune": int(tune),

@@ -209,3 +209,25 @@ def test_a_real_multilingual_shape_fits_or_fails_with_a_remedy():
     assert d.divergences < 0.01 * d.chains * d.draws and d.max_r_hat < 1.2
     predicted = result.predict(runs, noise=False).median(("chain", "draw")).values
     assert np.median(np.abs(predicted / runs.frame["loss"].to_numpy() - 1)) < 0.05
+
+
+def test_max_tree_depth_caps_the_leapfrog_steps_of_every_draw():
+    # A one-size table puts the chains on a ridge where free NUTS trees grow long; the cap must
+    # hold for every draw (at most 2**depth - 1 leapfrog steps), and the setting is recorded.
+    runs = _one_size_table()
+    result = bayes_atlas.fit(
+        runs,
+        law="chinchilla",
+        draws=40,
+        tune=40,
+        chains=2,
+        random_seed=0,
+        max_tree_depth=2,
+        progressbar=False,
+        warn=False,
+        allow_failed=True,
+    )
+    steps = result.datatree["sample_stats"]["n_steps"].values
+    assert steps.max() <= 3 and result.diagnostics.max_tree_depth == 2
+    assert result.meta["sampler"]["max_tree_depth"] == 2
+    assert result.diagnostics.tree_depth_hits == int((result.datatree["sample_stats"]["tree_depth"].values >= 2).sum())
