@@ -880,6 +880,9 @@ def recommend(
     )
     with pd.option_context("display.float_format", "{:.2f}".format):
         click.echo(rec.helpers.to_string())
+    click.echo("\nWhere this answer comes from:")
+    for line in rec.provenance:
+        click.echo(f"  - {line}")
     _report(found)
 
 

@@ -87,6 +87,7 @@ class FakeRecommendation:
         }
         self.helpers = pd.DataFrame({"bts_mean": [0.1, np.nan]}, index=pd.Index(["es", "pt"], name="source"))
         self.warnings = [CodedWarning("BA202", EMULATED)]
+        self.provenance = ["model size and tokens: a fake law posterior"]
 
     def summary(self) -> pd.DataFrame:
         frame = pd.DataFrame(

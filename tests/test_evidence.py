@@ -115,3 +115,33 @@ def test_the_pinned_epoch_interval_is_what_the_fit_gives():
             row = rec.summary().loc[name]
             got = (row["median"], row["lower"], row["upper"])
             np.testing.assert_allclose(got, values, rtol=0.01, err_msg=f"{name} at {compute:g}")
+
+
+@pytest.mark.parametrize("compute", sorted(EPOCH_ENGLISH_OPTIMA))
+def test_the_shipped_public_reference_is_the_pinned_epoch_fit(compute):
+    # models/public-epoch.nc must give the pinned numbers above (refitted by the slow test).
+    from bayes_atlas.decisions.public_reference import public_reference
+
+    reference = public_reference(compute)
+    for got, pinned in (
+        (reference.params, EPOCH_ENGLISH_OPTIMA[compute][0]),
+        (reference.tokens, EPOCH_ENGLISH_OPTIMA[compute][1]),
+    ):
+        np.testing.assert_allclose(got, pinned, rtol=0.01)
+    # Epoch's largest digitised run trained on 1.2956e22 FLOPs (public_runs.chinchilla_epoch).
+    np.testing.assert_allclose(reference.extrapolation, compute / 1.295602e22, rtol=1e-4)
+
+
+def test_every_recommendation_says_where_its_parts_come_from_and_how_far_they_extrapolate():
+    rec = posterior_recommend("en", 1e25, warn=False)
+    law_line, finetune_line, transfer_line, public_line = rec.provenance
+    law = resolve("law")
+    # The law posterior's largest model size is exp(log_params_range[1]); 1e25 FLOPs asks for far more.
+    beyond = np.log10(rec.decision["recommended_params"] / np.exp(law.meta["log_params_range"][1]))
+    assert beyond > 0.5 and f"extrapolates {beyond:.2f} decades" in law_line
+    assert "EMULATION" in law_line and "en fitted" in law_line
+    assert "finetune law posterior" in finetune_line and "38 x 38 BTS matrix" in transfer_line
+    assert "Epoch" in public_line and "772x beyond its largest run" in public_line  # 1e25 / 1.2956e22 = 772
+    assert rec.to_dict()["decision"]["public_reference"]["extrapolation"] == pytest.approx(1e25 / 1.295602e22, rel=1e-4)
+    inside = posterior_recommend("ca", 1e21, warn=False).provenance[0]
+    assert "ca fitted" in inside and "the answer lies inside them" in inside

@@ -30,6 +30,7 @@ from bayes_atlas.decisions.caveats import (
 from bayes_atlas.decisions.cotraining import co_training_tau, effective_own_tokens
 from bayes_atlas.decisions.finetune import FinetuneLaw
 from bayes_atlas.decisions.optimum import LOG_N_BOUNDS, Mixture, compute_optimum, loss_function
+from bayes_atlas.decisions.public_reference import public_reference
 from bayes_atlas.errors import DecisionWarning, PosteriorFileError, PosteriorKindError
 from bayes_atlas.posteriors import resolve
 
@@ -66,6 +67,10 @@ class Recommendation:
         run at the paper's scale gains; not whether mixing pays at this budget).
     warnings
         :class:`DecisionWarning` objects (also emitted with :mod:`warnings`).
+    provenance
+        Where each part of the answer comes from and how far it extrapolates: one line per
+        posterior used (law, finetune, transfer) and the public reference
+        (:mod:`bayes_atlas.decisions.public_reference`: what Epoch's public English runs imply at this budget).
     """
 
     target: str
@@ -74,6 +79,7 @@ class Recommendation:
     decision: dict[str, Any]
     helpers: pd.DataFrame
     warnings: list[DecisionWarning] = field(default_factory=list)
+    provenance: list[str] = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:
         """Median and equal-tailed interval of every quantity (index ``quantity``)."""
@@ -101,6 +107,7 @@ class Recommendation:
             "quantities": quantities,
             "decision": self.decision,
             "helpers": helpers,
+            "provenance": list(self.provenance),
             "warnings": [{"code": w.code, "text": w.text, "message": w.text} for w in self.warnings],
         }
         return json.loads(json.dumps(strict_json(out), allow_nan=False))
@@ -122,9 +129,51 @@ class Recommendation:
                 f"  Bayes choice (lowest expected loss): N = {self.decision['recommended_params']:.4g}, "
                 f"D = {self.decision['recommended_tokens']:.4g}"
             )
+        for line in self.provenance:
+            parts.append(f"  source: {line}")
         for w in self.warnings:
             parts.append(f"  warning {w.code}: {w.text}")
         return "\n".join(parts) + ">"
+
+
+def _span(bounds: Any, what: str) -> str:
+    return f"{what} {np.exp(bounds[0]):.2g}-{np.exp(bounds[1]):.2g}" if bounds else ""
+
+
+def _decades_beyond(value: float, bounds: Any) -> float:
+    """How many decades ``value`` lies outside ``exp(bounds)`` (0 inside)."""
+    if not bounds:
+        return 0.0
+    low, high = np.exp(bounds[0]), np.exp(bounds[1])
+    return float(max(np.log10(value / high), np.log10(low / value), 0.0))
+
+
+def _law_source(fit: Any, role: str, target: str, params: float, tokens: float) -> str:
+    """One provenance line for a law posterior: what it was fitted to, and the answer's distance from it."""
+    meta = fit.meta
+    what = meta.get("dataset") or "your run table"
+    kind = "an EMULATION" if meta.get("emulated") else "fitted to real runs"
+    ranges = ", ".join(
+        x for x in (_span(meta.get("log_params_range"), "model sizes"), _span(meta.get("log_tokens_range"), "tokens")) if x
+    )
+    fitted = target in fit.languages
+    who = (
+        f"{target} fitted"
+        if fitted
+        else f"{target} not fitted: drawn from the fitted population of {len(fit.languages)} languages"
+    )
+    beyond = max(_decades_beyond(params, meta.get("log_params_range")), _decades_beyond(tokens, meta.get("log_tokens_range")))
+    reach = f"the answer extrapolates {beyond:.2f} decades beyond them" if beyond > 0 else "the answer lies inside them"
+    return f"{role}: {fit.law} law posterior, {kind}: {what} ({meta.get('n_rows')} rows; {ranges}; {who}); {reach}"
+
+
+def _transfer_source(transfer: Any, given: Any) -> str:
+    if given is None:
+        return (
+            "co-training (transfer weights): the shipped transfer posterior (models/transfer.nc), fitted to ATLAS's "
+            "published 38 x 38 BTS matrix (bilingual runs at 2B parameters, 42B tokens; data/transfer_matrix_38x38.csv)"
+        )
+    return f"co-training (transfer weights): your transfer posterior ({transfer.meta.get('source_file', 'in memory')})"
 
 
 def posterior_recommend(
@@ -358,6 +407,20 @@ def posterior_recommend(
     }
     draws["co_training_loss_change"] = 0.0 - mix.draws["diff_monolingual"]
     found += [w for w in mix.warnings if w.code not in {x.code for x in found}]
+
+    # Where each part of the answer comes from, and what the public runs say at this budget.
+    N_dec, D_dec = float(decision["recommended_params"]), float(decision["recommended_tokens"])
+    provenance = [_law_source(law, "model size and tokens", target, N_dec, D_dec)]
+    if finetune_fit is not None:
+        provenance.append(_law_source(finetune_fit, "finetune or pretrain", target, N_dec, D_dec / K))
+    provenance.append(_transfer_source(transfer_fit, transfer))
+    try:
+        reference = public_reference(budget, ci=ci)
+    except PosteriorFileError as error:
+        provenance.append(f"public reference: unavailable ({error})")
+    else:
+        decision["public_reference"] = reference.to_dict()
+        provenance.append(f"public reference ({reference.source}): {reference.text()}")
     rec = Recommendation(
         target=target,
         inputs={
@@ -375,6 +438,7 @@ def posterior_recommend(
         decision=decision,
         helpers=helper_table,
         warnings=found,
+        provenance=provenance,
     )
     if warn:
         for w in found:

@@ -1,0 +1,186 @@
+"""The public reference: what real, public runs say about the compute-optimal split.
+
+The shipped law posterior (``models/atlas-emulated.nc``) is an emulation of the ATLAS study,
+whose runs are not public. Every recommendation also shows, beside it, what the largest
+public run table implies at the same budget: the package's own fit of Epoch AI's 245
+digitised Chinchilla runs (English, MassiveText, 5.7e7-1.6e10 parameters, up to 1.3e22
+FLOPs; Besiroglu et al. 2024), shipped as ``models/public-epoch.nc`` (posterior only: no copy
+of the runs). It answers one question, the monolingual compute-optimal N and D of an English
+model with unlimited unique data; for another language it is a reference for the regime, not
+an answer (see ``data/EVIDENCE.md``).
+
+Regenerate (needs the Epoch table: the pinned origin or ``BAYES_ATLAS_DATA_MIRROR``)::
+
+    python -m bayes_atlas.decisions.public_reference --out models/public-epoch.nc --card models/public-epoch.md
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bayes_atlas import defaults
+
+__all__ = ["PUBLIC_FILE", "PublicReference", "fit_public_reference", "public_reference"]
+
+#: The shipped public reference posterior, in ``models/``.
+PUBLIC_FILE = "public-epoch.nc"
+#: How it was fitted (``bayes_atlas.fit`` arguments); the pinned numbers in the tests come from these.
+FIT_SETTINGS: dict[str, Any] = {"law": "chinchilla", "random_seed": 0}
+SOURCE = "Epoch AI's 245 digitised Chinchilla runs (Besiroglu et al. 2024; English, MassiveText)"
+REGENERATE = "python -m bayes_atlas.decisions.public_reference --out models/public-epoch.nc --card models/public-epoch.md"
+
+
+@dataclass(frozen=True)
+class PublicReference:
+    """The public runs' compute-optimal split at one budget (posterior medians and intervals).
+
+    Attributes
+    ----------
+    compute
+        The budget in FLOPs.
+    params, tokens, tokens_per_param
+        ``(median, lower, upper)`` of the per-draw optimum.
+    largest_run_compute
+        The largest training compute in the public table: ``compute`` above it extrapolates.
+    source
+        What the posterior rests on.
+    """
+
+    compute: float
+    params: tuple[float, float, float]
+    tokens: tuple[float, float, float]
+    tokens_per_param: tuple[float, float, float]
+    largest_run_compute: float
+    source: str
+
+    @property
+    def extrapolation(self) -> float:
+        """``compute`` over the largest public run's compute (above 1: beyond the data)."""
+        return self.compute / self.largest_run_compute
+
+    def text(self) -> str:
+        """One line for reports."""
+
+        def fmt(values: tuple[float, float, float], spec: str) -> str:
+            return f"{values[0]:{spec}} [{values[1]:{spec}}, {values[2]:{spec}}]"
+
+        times = f"{self.extrapolation:.2g}" if self.extrapolation < 10 else f"{self.extrapolation:,.0f}"
+        reach = (
+            f"{times}x beyond its largest run ({self.largest_run_compute:.2g} FLOPs)"
+            if self.extrapolation > 1
+            else f"inside its compute range (largest run {self.largest_run_compute:.2g} FLOPs)"
+        )
+        return (
+            f"English, unlimited data: N {fmt(self.params, '.3g')}, D {fmt(self.tokens, '.3g')}, "
+            f"{fmt(self.tokens_per_param, '.1f')} tokens per parameter; {reach}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types, for JSON."""
+        return {
+            "compute": self.compute,
+            "params": list(self.params),
+            "tokens": list(self.tokens),
+            "tokens_per_param": list(self.tokens_per_param),
+            "largest_run_compute": self.largest_run_compute,
+            "extrapolation": self.extrapolation,
+            "source": self.source,
+        }
+
+
+def public_reference(compute: float, *, posterior: Any = None, ci: float = defaults.CI) -> PublicReference:
+    """The public runs' compute-optimal N and D for English at ``compute``.
+
+    Parameters
+    ----------
+    compute
+        Training budget in FLOPs.
+    posterior
+        A law fit or a path; default the shipped ``models/public-epoch.nc``.
+    ci
+        Credible mass of the intervals.
+
+    Returns
+    -------
+    PublicReference
+
+    Examples
+    --------
+    >>> ref = public_reference(1e21)
+    >>> 15 < ref.tokens_per_param[0] < 30
+    True
+    """
+    from bayes_atlas.decisions.optimum import Mixture, compute_optimum
+    from bayes_atlas.posteriors import load, resolve
+
+    if posterior is None:
+        from bayes_atlas._paths import models_dir
+
+        posterior = load(models_dir() / PUBLIC_FILE)
+    law = resolve("law", posterior)
+    mixture = Mixture("en", (), {"en": np.inf}, np.zeros((law.n_draws, 0)))
+    optimum = compute_optimum(law, mixture, float(compute))
+    tail = (1.0 - ci) / 2.0
+
+    def band(values: np.ndarray) -> tuple[float, float, float]:
+        low, mid, high = np.quantile(values, [tail, 0.5, 1.0 - tail])
+        return float(mid), float(low), float(high)
+
+    largest = float(law.meta.get("largest_run_compute", np.nan))
+    return PublicReference(
+        compute=float(compute),
+        params=band(optimum.params),
+        tokens=band(optimum.tokens),
+        tokens_per_param=band(optimum.tokens / optimum.params),
+        largest_run_compute=largest,
+        source=str(law.meta.get("dataset") or SOURCE),
+    )
+
+
+def fit_public_reference(*, progressbar: bool = False) -> Any:
+    """Fit the public reference posterior to Epoch's runs (``FIT_SETTINGS``); returns the :class:`bayes_atlas.Fit`."""
+    from bayes_atlas.public_runs import chinchilla_epoch
+    from bayes_atlas.scaling import fit
+
+    runs = chinchilla_epoch()
+    result = fit(runs, progressbar=progressbar, **FIT_SETTINGS)
+    compute = runs.frame["training_flop"].to_numpy(dtype=float)
+    result.meta["dataset"] = SOURCE
+    result.meta["largest_run_compute"] = float(compute.max())
+    return result
+
+
+def _main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bayes_atlas.decisions.public_reference", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="netCDF file to write (posterior only).")
+    parser.add_argument("--card", help="Also write a markdown model card here.")
+    args = parser.parse_args(argv)
+    from bayes_atlas._io import write_atomically
+    from bayes_atlas.scaling import model_card
+
+    result = fit_public_reference(progressbar=True)
+    result.save(args.out, compact=True)
+    print(f"wrote {result!r} to {args.out}")
+    if args.card:
+        note = (
+            f"Data: {SOURCE}, loaded by `bayes_atlas.public_runs.chinchilla_epoch()` from the pinned origin "
+            "(or BAYES_ATLAS_DATA_MIRROR). Posterior only: the file holds no copy of the runs. Used by every "
+            "recommendation as the public reference for the monolingual compute-optimal split (English, unlimited "
+            f"data); largest run {result.meta['largest_run_compute']:.3g} FLOPs, so answers above it extrapolate. "
+            "Epoch's own published fit of these runs: E 1.82, A 482, alpha 0.348, B 2085, beta 0.366 "
+            "(here in reference-scale form: E, a = log A - alpha log N0, b = log B - beta log D0)."
+        )
+        card = model_card(
+            result, title="Public reference: Chinchilla law fitted to Epoch's runs", data_note=note, command=REGENERATE
+        )
+        write_atomically(Path(args.card), lambda tmp: tmp.write_text(card))
+        print(f"wrote {args.card}")
+
+
+if __name__ == "__main__":
+    _main()
