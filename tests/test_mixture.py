@@ -135,16 +135,20 @@ def test_true_regret_on_the_simulator_beats_uniform_temperature_and_unimax():
                     rows.append({"target": target, "compute": compute, "unique": U, **regret})
                     if mix.decision["co_training_pays"]:
                         true_change = regret["bayes"] - regret["monolingual"]
-                        stated.append((target, compute, U, true_change, mix.decision["loss_change"]["upper"]))
+                        change = mix.decision["loss_change"]
+                        stated.append((target, compute, U, true_change, change["lower"], change["upper"]))
     table = pd.DataFrame(rows)
     with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 160):
         print("\ntrue regret (true loss of the chosen mixture minus the truth-optimal mixture's):")
         print(table.to_string(index=False))
         print("mean:", table[["bayes", *STRATEGIES]].mean().round(5).to_dict())
-        print("co-training recommended (true loss change, stated upper bound):", stated)
+        print("co-training recommended (target, compute, unique, true loss change, stated interval):")
+        for row in stated:
+            inside = row[4] <= row[3] <= row[5]
+            print(f"  {row[0]} {row[1]:.0e} {row[2]:.0e}: true {row[3]:+.4f}, stated [{row[4]:+.4f}, {row[5]:+.4f}]", inside)
     mean = table[["bayes", *STRATEGIES]].mean()
     assert (table[["bayes", *STRATEGIES]].to_numpy() >= -1e-9).all()
     for name in ("uniform", "temperature", "unimax"):
         assert mean["bayes"] < mean[name]
-    for *_, true_change, upper in stated:  # never raises the true loss by more than its stated interval
+    for *_, true_change, _, upper in stated:  # never raises the true loss by more than its stated interval
         assert true_change <= upper + 1e-9
