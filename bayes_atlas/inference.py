@@ -35,6 +35,8 @@ __all__ = [
     "compact_posterior",
     "configure_jax",
     "diagnose",
+    "fit_in_fresh_process",
+    "jax_started_with_fewer_devices",
     "read_posterior",
     "sample_nuts",
     "warn_on_diagnostics",
@@ -277,6 +279,49 @@ def jax_started_with_fewer_devices(chains: int) -> bool:
     return jax.default_backend() == "cpu" and jax.local_device_count() < chains
 
 
+def fit_in_fresh_process(function: Any, arguments: dict[str, Any]) -> Any:
+    """Run ``function(**arguments)`` in a new interpreter (``python -m bayes_atlas.inference``).
+
+    For a fit whose chains must run in parallel when JAX already runs here with fewer host
+    devices (:func:`jax_started_with_fewer_devices`): in the new process JAX starts with one
+    host device per chain, so the same seed gives the same posterior as a fit in a fresh
+    session. ``function`` and ``arguments`` travel by pickle (``function`` must be importable
+    by name: a module-level function or a bound method of a picklable object), and so does
+    the result. Not multiprocessing's spawn: that re-imports the caller's ``__main__``, which
+    reruns a script without a ``if __name__ == "__main__":`` guard.
+
+    Returns
+    -------
+    Any
+        What ``function`` returned.
+
+    Raises
+    ------
+    Exception
+        The function's own error, re-raised here (``FitInputError``, ``FitFailedError``, ...).
+    RuntimeError
+        If the new process died without an answer (its output is shown above the error).
+    """
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bayes-atlas-fit-") as folder:
+        request, answer = Path(folder) / "arguments.pkl", Path(folder) / "fit.pkl"
+        request.write_bytes(pickle.dumps((function, arguments)))
+        done = subprocess.run([sys.executable, "-m", "bayes_atlas.inference", str(request), str(answer)], check=False)
+        if not answer.is_file():
+            raise RuntimeError(
+                f"the fit in a fresh process failed (exit {done.returncode}; its output is above). To sample in "
+                "this process instead, import bayes_atlas and fit before anything starts JAX"
+            )
+        outcome = pickle.loads(answer.read_bytes())
+        if isinstance(outcome, BaseException):
+            raise outcome  # the fit's own error (FitInputError, FitFailedError, ...)
+        return outcome
+
+
 def diagnose(
     idata: xr.DataTree,
     *,
@@ -471,3 +516,16 @@ def json_attr(tree: xr.DataTree, key: str) -> Any:
     if value is None:
         raise PosteriorFileError(f"posterior file lacks the {key!r} attribute; refit and save again")
     return json.loads(value) if isinstance(value, str) else value
+
+
+if __name__ == "__main__":  # the fresh process of fit_in_fresh_process
+    import pickle
+    import sys
+
+    _request, _answer = Path(sys.argv[1]), Path(sys.argv[2])
+    try:
+        _function, _arguments = pickle.loads(_request.read_bytes())  # imports the function's module by name
+        _outcome = _function(**_arguments)
+    except Exception as _error:  # noqa: BLE001 - handed back to the parent, which raises it
+        _outcome = _error
+    _answer.write_bytes(pickle.dumps(_outcome))

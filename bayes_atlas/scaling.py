@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from bayes_atlas import defaults
+from bayes_atlas.discrepancy import Discrepancy, extrapolation_offset
 from bayes_atlas.errors import FitFailedError, FitInputError, IdentifiabilityWarning, PosteriorFileError
 from bayes_atlas.inference import (
     Diagnostics,
@@ -200,6 +201,7 @@ def fit(
     init: str = "jitter",
     transfer_setting_sd: float = TRANSFER_SETTING_SD,
     allow_failed: bool = False,
+    discrepancy: bool = True,
 ) -> Fit:
     """Sample the posterior of a hierarchical scaling law for ``runs``.
 
@@ -254,6 +256,11 @@ def fit(
         the transfer posterior: that posterior was measured at 2B parameters and 42B tokens on
         one corpus, and transfer changes with model size, horizon and corpus (ATLAS App. C.2).
         0 treats your table as the same setting (the emulated study is).
+    discrepancy
+        Learn how the law's error grows outside the fitted range (rolling origin, see
+        :mod:`bayes_atlas.discrepancy`) and widen every prediction and decision beyond that
+        range accordingly (default). ``False``: the law's form is taken as exact everywhere
+        (simulation studies whose truth is the law itself).
     allow_failed
         Return a fit whose chains did not mix at all (max r_hat above 1.2 or not finite, or
         more than half the draws divergent) instead of raising
@@ -282,7 +289,8 @@ def fit(
         divided by its loss at its smallest-compute run (``meta["loss_scale"]``), predictions
         are scaled back, and only fitted languages can be predicted.
     """
-    from bayes_atlas.inference import diagnose, jax_started_with_fewer_devices, sample_nuts
+    from bayes_atlas.discrepancy import learn_discrepancy
+    from bayes_atlas.inference import diagnose, fit_in_fresh_process, jax_started_with_fewer_devices, sample_nuts
     from bayes_atlas.models.law import build_law_model
     from bayes_atlas.runs import RunTable
 
@@ -332,8 +340,9 @@ def fit(
             init=init,
             transfer_setting_sd=transfer_setting_sd,
             allow_failed=True,
+            discrepancy=discrepancy,
         )
-        result = _fit_in_fresh_process(arguments)
+        result = fit_in_fresh_process(fit, arguments)
         return _finish(result, warn=warn, allow_failed=allow_failed)
     if transfer == "default":
         from bayes_atlas.transfer import load_default
@@ -394,6 +403,7 @@ def fit(
         # Simulated tables (bayes_atlas.simulate) say so; decisions from them carry warning BA202.
         "emulated": bool(runs.meta.get("emulated", False)),
         "loss_scale": loss_scale,
+        "discrepancy": learn_discrepancy(fitted_runs, law, seed=int(random_seed or 0)).to_dict() if discrepancy else None,
     }
     groups = {
         "sample_stats": idata["sample_stats"].to_dataset(),
@@ -510,32 +520,6 @@ def _law_data_from(constant: xr.Dataset, observed: xr.Dataset, languages: tuple[
         log_loss=np.asarray(observed["log_loss"].values, dtype=float),
         run_ids=np.asarray(constant["run_id"].values).astype(str),
     )
-
-
-def _fit_in_fresh_process(arguments: dict[str, Any]) -> Fit:
-    """Run ``fit(**arguments)`` in a new interpreter (``python -m bayes_atlas.scaling``).
-
-    Not multiprocessing's spawn: that re-imports the caller's ``__main__``, which reruns a
-    script without a ``if __name__ == "__main__":`` guard.
-    """
-    import pickle
-    import subprocess
-    import sys
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="bayes-atlas-fit-") as folder:
-        request, answer = Path(folder) / "arguments.pkl", Path(folder) / "fit.pkl"
-        request.write_bytes(pickle.dumps(arguments))
-        done = subprocess.run([sys.executable, "-m", "bayes_atlas.scaling", str(request), str(answer)], check=False)
-        if not answer.is_file():
-            raise RuntimeError(
-                f"the fit in a fresh process failed (exit {done.returncode}; its output is above). To sample in "
-                "this process instead, import bayes_atlas and fit before anything starts JAX"
-            )
-        outcome = pickle.loads(answer.read_bytes())
-        if isinstance(outcome, BaseException):
-            raise outcome  # the fit's own error (FitInputError, FitFailedError, ...)
-        return outcome
 
 
 def _stored_data_hash(tree: xr.DataTree) -> str:
@@ -757,6 +741,8 @@ class Fit:
             params[effect.name] = self.effect_draws(effect.name, [code], rng)[:, 0]
         for shared in self.spec.shared:
             params[shared.name] = self.draws(shared.name)
+        if self.discrepancy is not None:
+            params.update(self.discrepancy.language_parameters(code, self.n_draws))
         return params
 
     def row_parameters(self, data: LawData, random_seed: int | np.random.Generator | None = 0) -> dict[str, np.ndarray]:
@@ -775,11 +761,27 @@ class Fit:
             tau = self.tau_draws(list(data.pairs), rng) if data.pairs else np.zeros((self.n_draws, 1))
             used = data.transfer_tokens > 0
             params["tau"] = np.where(used, tau[:, data.transfer_pair], 0.0)
+        if self.discrepancy is not None:
+            params.update(self.discrepancy.row_parameters(codes, rows, self.n_draws))
         return params
 
+    @property
+    def discrepancy(self) -> Discrepancy | None:
+        """The learnt extrapolation discrepancy (:mod:`bayes_atlas.discrepancy`); None if the fit has none."""
+        stored = self.meta.get("discrepancy")
+        return Discrepancy.from_dict(stored) if stored else None
+
     def mean_log_loss(self, design: Design, params: dict[str, np.ndarray]) -> np.ndarray:
-        """The law's noise-free log loss at ``design`` for per-draw ``params`` (numpy)."""
-        return self.spec.mean_log_loss(np, design, params)
+        """The law's log loss at ``design`` for per-draw ``params`` (numpy), noise-free.
+
+        When ``params`` carry the fit's extrapolation discrepancy (they do when they come from
+        :meth:`language_parameters` or :meth:`row_parameters` of a fit that learnt one), each
+        draw's loss surface is tilted outside the fitted range (0 inside it).
+        """
+        value = self.spec.mean_log_loss(np, design, params)
+        if "tilt_N" in params:
+            value = value + extrapolation_offset(design, params)
+        return value
 
     # -- predictions ---------------------------------------------------------------------
 
@@ -1017,17 +1019,3 @@ def model_card(result: Fit, *, title: str, data_note: str, command: str | None =
         "",
     ]
     return "\n".join(lines)
-
-
-if __name__ == "__main__":  # the fresh process of _fit_in_fresh_process
-    import pickle
-    import sys
-
-    import bayes_atlas.scaling  # the module under its own name, so the Fit pickles as bayes_atlas.scaling.Fit
-
-    _request, _answer = Path(sys.argv[1]), Path(sys.argv[2])
-    try:
-        _outcome = bayes_atlas.scaling.fit(**pickle.loads(_request.read_bytes()))
-    except Exception as _error:  # noqa: BLE001 - handed back to the parent, which raises it
-        _outcome = _error
-    _answer.write_bytes(pickle.dumps(_outcome))
