@@ -142,6 +142,8 @@ def test_every_recommendation_says_where_its_parts_come_from_and_how_far_they_ex
     # The law posterior's largest model size is exp(log_params_range[1]); 1e25 FLOPs asks for far more.
     beyond = np.log10(rec.decision["recommended_params"] / np.exp(law.meta["log_params_range"][1]))
     assert beyond > 0.5 and f"extrapolates {beyond:.2f} decades" in law_line
+    spread = law.discrepancy.interval("kappa")[0]
+    assert f"widened by the law's learnt extrapolation error ({spread:.3f} spread" in law_line
     assert "EMULATION" in law_line and "en fitted" in law_line
     assert "finetune law posterior" in finetune_line and "38 x 38 BTS matrix" in transfer_line
     assert "Epoch" in public_line and "772x beyond its largest run" in public_line  # 1e25 / 1.2956e22 = 772

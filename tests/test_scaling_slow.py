@@ -20,23 +20,37 @@ def _truth_inside(summary, truth, languages) -> list[bool]:  # noqa: ANN001
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limitation: the law under-predicts how far loss keeps falling at the largest compute (held-out "
-    "losses 1% below the prediction on average); 90% coverage 0.71 with learnt tails (0.53 at nu = 5)",
-)
-def test_epoch_largest_compute_runs_are_covered(mirror):
-    # Measured (2026-11-28, learnt nu ~ 1.6): 90% coverage 0.71 (0.53 with nu fixed at 5), 50% coverage
-    # 0.12, median error 0.75%; the held-out losses sit below the prediction, more so at the largest compute.
+def _epoch_holdout_scores():
     from bayes_atlas.calibration import epoch_holdout
 
     table = epoch_holdout(random_seed=0)
     result = table.attrs["fit"]
     assert result.diagnostics.converged, result.diagnostics
     coverage = {0.5: float(table["in50"].mean()), 0.9: float(table["in90"].mean())}
-    rmse = float(np.sqrt(np.mean((table["median"] - table["observed"]) ** 2)))
-    print(f"\nEpoch, top 20% compute held out ({len(table)} runs): coverage {coverage}, RMSE {rmse:.4f}")
-    assert coverage[0.9] >= 0.75
+    error = float(np.median(np.abs(table["median"] / table["observed"] - 1)))
+    print(f"\nEpoch, top 20% compute held out ({len(table)} runs): coverage {coverage}, median error {error:.4f}")
+    print(result.discrepancy.text())
+    return table, coverage, error
+
+
+def test_epoch_largest_compute_runs_are_covered(mirror):
+    # Measured 2026-11-30 with the learnt extrapolation discrepancy (spread 0.010, drift -0.012 per
+    # decade from rolling origin inside the training runs): 90% coverage 0.86 (0.71 without it),
+    # median error 0.64% (0.75%), CRPS 0.0138 (0.0150).
+    _, coverage, error = _epoch_holdout_scores()
+    assert coverage[0.9] >= 0.85
+    assert error <= 0.0075
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limitation: the central intervals are too narrow on Epoch's held-out runs (50% coverage 0.31, "
+    "measured 2026-11-30): the learnt Student-t noise (nu ~ 1.6) is narrow in the middle and heavy in the tails, and "
+    "the held-out losses sit ~1% below the prediction, more than the learnt drift moves it",
+)
+def test_epoch_largest_compute_runs_central_intervals(mirror):
+    _, coverage, _ = _epoch_holdout_scores()
+    assert 0.4 <= coverage[0.5] <= 0.6
 
 
 def test_monolingual_study_recovery(study):

@@ -164,6 +164,15 @@ def _law_source(fit: Any, role: str, target: str, params: float, tokens: float) 
     )
     beyond = max(_decades_beyond(params, meta.get("log_params_range")), _decades_beyond(tokens, meta.get("log_tokens_range")))
     reach = f"the answer extrapolates {beyond:.2f} decades beyond them" if beyond > 0 else "the answer lies inside them"
+    discrepancy = fit.discrepancy
+    if beyond > 0 and discrepancy is not None:
+        spread, drift = discrepancy.interval("kappa")[0], discrepancy.interval("drift")[0]
+        reach += (
+            f", its intervals widened by the law's learnt extrapolation error ({spread:.3f} spread, {drift:+.3f} drift "
+            "in log loss per decade)"
+        )
+    elif beyond > 0:
+        reach += ", and this posterior carries no extrapolation discrepancy: its intervals assume the law's form holds there"
     return f"{role}: {fit.law} law posterior, {kind}: {what} ({meta.get('n_rows')} rows; {ranges}; {who}); {reach}"
 
 
