@@ -4,7 +4,7 @@ Run: .venv/bin/python benchmarks/batched_sbc.py [--datasets 64 --warmup 300 --dr
 
 A small NumPyro model of one language's Chinchilla law on a small design (4 model sizes x
 4 token counts), its mean the package's own ``get_law("chinchilla").mean_log_loss(jnp, ...)``:
-``theta = (log E, a, alpha, b, beta) ~ Normal(LawConfig.theta_mean, LawConfig.theta_sd)``
+``theta = (log E, a, alpha, b, beta) ~ Normal(LawConfig.table_centres(1.0), LawConfig.theta_sd)``
 (one language drawn from the default population), ``log sigma ~ Normal(log 0.02, 0.3)``,
 ``log loss ~ Normal(mean, sigma)``. Every parameter is unconstrained, so NumPyro's functional
 NUTS (``numpyro.infer.hmc.hmc``) runs on the model's potential directly, with the dataset as
@@ -46,11 +46,11 @@ def small_design(n_params: int = 4, n_tokens: int = 4) -> Any:
 
 
 def prior() -> tuple[np.ndarray, np.ndarray]:
-    """Prior mean and sd of theta: the default population's mean and spread (``LawConfig``)."""
+    """Prior mean and sd of theta: the default population's centre for a table of median loss 1 and its spread (``LawConfig``)."""
     from bayes_atlas.models.law import LawConfig
 
     config = LawConfig(law="chinchilla")
-    return np.asarray(config.theta_mean, dtype=float), np.asarray(config.theta_sd, dtype=float)
+    return np.asarray(LawConfig.table_centres(1.0), dtype=float), np.asarray(config.theta_sd, dtype=float)
 
 
 def make_model(design: Any) -> Any:

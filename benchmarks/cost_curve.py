@@ -5,7 +5,7 @@ Run: .venv/bin/python benchmarks/cost_curve.py [--sizes 100:10,1000:50,10000:200
 
 Each size ``RUNS:LANGUAGES`` is a synthetic table: LANGUAGES languages (real ISO 639 codes),
 each with its own Chinchilla law drawn from the default population
-(``LawConfig.theta_mean``, ``theta_sd``), RUNS / LANGUAGES runs per language on a grid of
+(``LawConfig.table_centres(1.0)``, ``theta_sd``), RUNS / LANGUAGES runs per language on a grid of
 model sizes (50M-4B) and token counts (1B-200B), log losses with 2% noise; the loss is the
 package's own ``get_law("chinchilla").mean_log_loss``. Every size is fitted with
 ``bayes_atlas.fit(runs, law=...)`` at its defaults (4 chains x (700 tuning + 1300 draws)) in
@@ -74,7 +74,7 @@ def synthetic_table(n_runs: int, n_languages: int, seed: int = 0) -> object:
     law = get_law("chinchilla")
     rows = []
     for code in language_codes(n_languages):
-        theta = np.asarray(config.theta_mean) + np.asarray(config.theta_sd) * rng.normal(size=5)
+        theta = np.asarray(LawConfig.table_centres(1.0)) + np.asarray(config.theta_sd) * rng.normal(size=5)
         pick = rng.choice(grid_n.size, size=per_language, replace=False)
         N, D = grid_n.ravel()[pick], grid_d.ravel()[pick]
         params = dict(zip(("log_E", "a", "alpha", "b", "beta"), theta, strict=True))

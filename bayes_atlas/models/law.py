@@ -15,7 +15,7 @@ The likelihood is a Student-t on log loss (robust to the odd diverged run).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 THETA = CORE
+#: Default prior centres relative to the table's median loss (LawConfig.table_centres).
+FLOOR_SHARE, PARAM_SHARE, DATA_SHARE = 0.7, 0.18, 0.22
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,15 @@ class LawConfig:
         ``"chinchilla"``, ``"dcsl"``, ``"msl"``, ``"curse"``, ``"finetune"``.
     theta_mean, theta_scale
         Normal prior means and scales of the population mean of
-        ``(log E, a, alpha, b, beta)``.
+        ``(log E, a, alpha, b, beta)``. ``theta_mean=None`` (default) scales the centres to the
+        table: with ``L`` the median fitted loss, the floor ``E`` is centred at ``0.7 L`` and the
+        reference-scale amplitudes at ``exp(a) = 0.18 L`` (the parameter term at 1e9
+        parameters) and ``exp(b) = 0.22 L`` (the data term at 1e10 tokens), alpha at 0.4 and
+        beta at 0.3 (:meth:`table_centres`). The shares are what the emulated study and
+        Epoch's runs show (E / median loss 0.67 and 0.70; reference amplitudes 0.14-0.26 of the
+        median loss), and the rule is unit-free: the same runs in bits, nats or per sequence get
+        the same prior relative to their losses. A fixed centre in nats (0.8, as before) pulled
+        floors of 1.5-2.9 nats toward 0.8 on a real table and left its intervals too wide.
     theta_sd
         Prior means (``population_sd_prior="gamma"``) or half-normal scales of the population
         standard deviations.
@@ -112,7 +122,7 @@ class LawConfig:
     """
 
     law: str = "atlas"
-    theta_mean: tuple[float, ...] = (np.log(0.8), -1.5, 0.4, -1.0, 0.3)
+    theta_mean: tuple[float, ...] | None = None
     theta_scale: tuple[float, ...] = (0.5, 1.0, 0.2, 1.0, 0.2)
     theta_sd: tuple[float, ...] = (0.3, 0.5, 0.1, 0.5, 0.1)
     population_sd_prior: str = "gamma"
@@ -156,16 +166,47 @@ class LawConfig:
         if self.parameterization not in ("centered", "noncentered", "auto"):
             raise ValueError(f"parameterization must be 'centered', 'noncentered' or 'auto', got {self.parameterization!r}")
         for name in ("theta_mean", "theta_scale", "theta_sd"):
-            if len(getattr(self, name)) != len(THETA):
+            value = getattr(self, name)
+            if value is None and name == "theta_mean":
+                continue
+            if len(value) != len(THETA):
                 raise ValueError(f"LawConfig.{name} needs {len(THETA)} values {THETA}")
         positive = [*self.theta_scale, *self.theta_sd, self.lkj_eta, self.sigma_scale, self.student_nu or 1.0, self.lam_median]
         if not all(np.isfinite(v) and v > 0 for v in positive):
             raise ValueError("LawConfig scales, lkj_eta, student_nu and lam_median must be positive")
 
+    @staticmethod
+    def table_centres(loss_level: float) -> tuple[float, ...]:
+        """Default ``theta_mean`` for a table whose median (fitted) loss is ``loss_level``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> centres = LawConfig.table_centres(2.0)
+        >>> np.round(np.exp(centres[0]), 2), centres[2:5:2]
+        (np.float64(1.4), (0.4, 0.3))
+        """
+        if not (np.isfinite(loss_level) and loss_level > 0):
+            raise ValueError(f"loss_level must be a positive loss, got {loss_level!r}")
+        level = float(np.log(loss_level))
+        return (
+            level + float(np.log(FLOOR_SHARE)),
+            level + float(np.log(PARAM_SHARE)),
+            0.4,
+            level + float(np.log(DATA_SHARE)),
+            0.3,
+        )
+
+    def resolved(self, log_loss: np.ndarray) -> LawConfig:
+        """This config with ``theta_mean`` set from the fitted log losses when it is None."""
+        if self.theta_mean is not None:
+            return self
+        return replace(self, theta_mean=self.table_centres(float(np.exp(np.median(log_loss)))))
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         for name in ("theta_mean", "theta_scale", "theta_sd"):
-            out[name] = [float(v) for v in out[name]]
+            out[name] = None if out[name] is None else [float(v) for v in out[name]]
         return out
 
     @classmethod
@@ -176,7 +217,7 @@ class LawConfig:
             raise ValueError(f"unknown LawConfig fields {sorted(unknown)}")
         values = dict(values)
         for name in ("theta_mean", "theta_scale", "theta_sd"):
-            if name in values:
+            if values.get(name) is not None:
                 values[name] = tuple(float(v) for v in values[name])
         return cls(**values)
 
@@ -250,6 +291,7 @@ def build_law_model(
     import pymc as pm
     import pytensor.tensor as pt
 
+    config = config.resolved(data.log_loss)
     coords = {"language": list(data.languages), "parameter": list(THETA), "run": np.arange(data.n_rows)}
     if get_law(config.law).uses_transfer and data.pairs:
         coords["pair"] = [f"{s}->{t}" for t, s in data.pairs]
