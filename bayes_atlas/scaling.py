@@ -317,7 +317,7 @@ def fit(
     config = LawConfig.from_dict({**(config or LawConfig()).to_dict(), "law": law})
     data = prepare_law_data(fitted_runs, with_family_share=spec.needs_family_share)
     _check_design(spec, data)
-    config = config.resolved(data.log_loss)  # prior centres scaled to this table's losses
+    config = config.resolved(data.log_loss, len(data.languages))  # what the config leaves to the table
     if nuts_sampler == "numpyro" and chains > 1 and jax_started_with_fewer_devices(chains):
         # Chains run one after another in this process, and their floating point differs from
         # parallel chains: the same seed would give another posterior. Sample in a fresh

@@ -74,6 +74,6 @@ def test_fixed_centres_in_nats_pull_a_high_loss_table_toward_them():
     # predictive median sits at 0.46 of the losses (measured), so the data must fight the prior.
     (_, median, _), observed = _prior_predictive(_table(2.5), LawConfig(law="chinchilla", theta_mean=FIXED_NATS))
     assert np.median(median / observed) < 0.5
-    assert LawConfig(law="chinchilla").resolved(np.log(_table(2.5).frame["loss"].to_numpy())).theta_mean[0] == pytest.approx(
+    assert LawConfig(law="chinchilla").resolved(np.log(_table(2.5).frame["loss"].to_numpy()), 1).theta_mean[0] == pytest.approx(
         np.log(0.7 * np.median(_table(2.5).frame["loss"]))
     )
