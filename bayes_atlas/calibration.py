@@ -11,10 +11,17 @@ notebooks and the slow tests share one code path.
 - :func:`goldfish_holdout`: Goldfish (Chang et al. 2024), 166 FLORES languages with 2-6 model
   sizes each, losses in bits per sentence; the largest data size of every language is held
   out, and partial pooling is compared with fitting every language alone.
+
+:func:`suite` runs one protocol over every public run table (:data:`SUITE_TABLES`: Epoch,
+datablations, Goldfish and two extracted tables, Li et al.'s open_lm runs and Porian et
+al.'s IsoFLOP runs) and every split of :data:`SUITE_SPLITS`, scoring the Bayesian law and
+the multi-start point fit on the same held-out rows (``bayes-atlas calibrate``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,7 +29,21 @@ import pandas as pd
 
 from bayes_atlas import defaults
 
-__all__ = ["SUITE", "datablations_holdout", "epoch_holdout", "goldfish_holdout", "run_suite", "score_holdout"]
+__all__ = [
+    "SUITE",
+    "SUITE_SPLITS",
+    "SUITE_TABLES",
+    "SuiteResult",
+    "calibration_splits",
+    "crps_from_draws",
+    "datablations_holdout",
+    "epoch_holdout",
+    "goldfish_holdout",
+    "run_suite",
+    "score_holdout",
+    "suite",
+    "summarise_suite",
+]
 
 
 def _goldfish_config() -> Any:
@@ -75,17 +96,24 @@ def score_holdout(runs: Any, result: Any, test: np.ndarray, *, random_seed: int 
     -------
     pandas.DataFrame
         One row per test row: ``run_id``, ``language``, ``observed``, ``median``, ``lower50``,
-        ``upper50``, ``lower90``, ``upper90``, ``in50``, ``in90``, ``relative_error``, ``crps``.
+        ``upper50``, ``lower90``, ``upper90``, ``in50``, ``in90``, ``relative_error``, ``crps``
+        and ``pit`` (the share of predictive draws at or below the observation: uniform on
+        [0, 1] when the predictions are calibrated).
     """
     held = runs.subset(test)
     draws = result.predict(held, random_seed=random_seed).values.reshape(-1, int(test.sum()))
-    observed = held.frame["loss"].to_numpy(dtype=float)
+    return _scores_from_draws(held.frame, draws)
+
+
+def _scores_from_draws(held: pd.DataFrame, draws: np.ndarray) -> pd.DataFrame:
+    """:func:`score_holdout`'s table from predictive ``draws`` (draws x rows) of the rows of ``held``."""
+    observed = held["loss"].to_numpy(dtype=float)
     q = np.quantile(draws, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
     median = q[2]
     return pd.DataFrame(
         {
-            "run_id": held.frame["run_id"].to_numpy(),
-            "language": held.frame["language"].to_numpy(),
+            "run_id": held["run_id"].to_numpy(),
+            "language": held["language"].to_numpy(),
             "observed": observed,
             "median": median,
             "lower50": q[1],
@@ -96,6 +124,7 @@ def score_holdout(runs: Any, result: Any, test: np.ndarray, *, random_seed: int 
             "in90": (q[0] <= observed) & (observed <= q[4]),
             "relative_error": median / observed - 1.0,
             "crps": crps_from_draws(draws, observed),
+            "pit": (draws <= observed).mean(axis=0),
         }
     )
 
@@ -344,3 +373,518 @@ def run_suite(
 
     results = run_tasks(tasks, workers=workers, scheduler=scheduler, progress=report if progress else None)
     return dict(zip(names, results, strict=True))
+
+
+# -- the calibration suite: every public table, every split, Bayes beside the point fit -------
+
+#: Splits of :func:`suite`: ``random`` (20% of rows), ``top_compute`` (the top 20% of
+#: training compute of every group), ``rolling_2x`` / ``rolling_4x`` / ``rolling_8x`` (fit
+#: on the runs at or below an origin ``c``, score the runs within a factor sqrt(2) of 2c, 4c,
+#: 8c) and ``few_runs`` (multilingual tables: 20% of languages cut to their 1-2 smallest runs,
+#: the rest of their runs scored).
+SUITE_SPLITS = ("random", "top_compute", "rolling_2x", "rolling_4x", "rolling_8x", "few_runs")
+_ROLLING = {"rolling_2x": 2.0, "rolling_4x": 4.0, "rolling_8x": 8.0}
+#: Held-out share of the ``random`` split, compute quantile of ``top_compute`` and share of
+#: languages cut to 1-2 runs in ``few_runs``.
+_HELD_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class _SuiteTable:
+    """How the suite loads, masks and fits one public run table."""
+
+    loader: Callable[[], Any]
+    law: str
+    point_law: str
+    config: Callable[[], Any] | None = None
+    keep: Callable[[Any], np.ndarray] | None = None
+    multilingual: bool = False
+    init: str = "jitter"
+    note: str = ""
+
+
+def _epoch_runs() -> Any:
+    from bayes_atlas.public_runs import chinchilla_epoch
+
+    return chinchilla_epoch()
+
+
+def _epoch_config() -> Any:
+    from bayes_atlas.models.law import LawConfig
+
+    return LawConfig(law="chinchilla", student_nu=None)
+
+
+def _datablations_runs() -> Any:
+    from bayes_atlas.public_runs import datablations
+
+    return datablations()
+
+
+def _datablations_keep(runs: Any) -> np.ndarray:
+    frame = runs.frame
+    return ((~frame["diverged"]) & frame["variant"].isna() & ~frame["dedup"].astype(bool)).to_numpy()
+
+
+def _goldfish_runs() -> Any:
+    from bayes_atlas.public_runs import goldfish
+
+    return goldfish()
+
+
+def _misfitting_runs() -> Any:
+    from bayes_atlas.datasets import misfitting_openlm
+
+    return misfitting_openlm()
+
+
+def _porian_runs() -> Any:
+    from bayes_atlas.datasets import porian_isoflop
+
+    return porian_isoflop()
+
+
+#: The public run tables of :func:`suite`, with the law fitted to each (the same choices as
+#: the single-table helpers above). RegMix is left out: its runs share one model size and
+#: one token budget per size and differ only in the mixture, which none of the suite's laws
+#: describes.
+SUITE_TABLES: dict[str, _SuiteTable] = {
+    "epoch": _SuiteTable(
+        _epoch_runs, "chinchilla", "csl", _epoch_config, note="Epoch's 245 Chinchilla runs (learnt Student-t tails)"
+    ),
+    "datablations": _SuiteTable(
+        _datablations_runs,
+        "atlas",
+        "atlas_dt",
+        keep=_datablations_keep,
+        note="Muennighoff et al.'s repeated-data runs, ATLAS law (diverged runs, variants, dedup masked)",
+    ),
+    "goldfish": _SuiteTable(
+        _goldfish_runs,
+        "chinchilla",
+        "csl",
+        _goldfish_config,
+        multilingual=True,
+        init="z",
+        note="Goldfish, 166 languages, bits per sentence, partial pooling",
+    ),
+    "misfitting": _SuiteTable(_misfitting_runs, "chinchilla", "csl", note="Li et al. 2025 open_lm runs (extracted)"),
+    "porian": _SuiteTable(
+        _porian_runs, "chinchilla", "csl", note="Porian et al. 2024 IsoFLOP runs, RefinedWeb and OpenWebText2 (extracted)"
+    ),
+}
+
+
+def _compute(runs: Any) -> np.ndarray:
+    """Training compute of each row: ``training_flop`` where the table has it, else 6 N D."""
+    frame = runs.frame
+    six_nd = 6.0 * frame["params"].to_numpy(dtype=float) * runs.total_tokens.to_numpy(dtype=float)
+    if "training_flop" in frame.columns:
+        given = frame["training_flop"].to_numpy(dtype=float)
+        return np.where(np.isfinite(given) & (given > 0), given, six_nd)
+    return six_nd
+
+
+def calibration_splits(
+    compute: np.ndarray,
+    groups: np.ndarray,
+    *,
+    keep: np.ndarray | None = None,
+    multilingual: bool = False,
+    seed: int = 0,
+    splits: tuple[str, ...] = SUITE_SPLITS,
+) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
+    """Training and held-out rows of each suite split.
+
+    Parameters
+    ----------
+    compute
+        Training compute of each row (FLOPs).
+    groups
+        Group of each row (language, or dataset): ``top_compute`` and the rolling origins
+        are per group.
+    keep
+        Rows that may be used at all (default: every row).
+    multilingual
+        Whether ``few_runs`` applies (it is skipped otherwise).
+    seed
+        Seed of the ``random`` and ``few_runs`` choices.
+    splits
+        Which of :data:`SUITE_SPLITS` to build.
+
+    Returns
+    -------
+    dict
+        split -> ``(train, test, fit_key)``: boolean masks and the name of the fit that
+        serves the split (the three rolling splits share one fit, ``rolling``). Held-out rows
+        are restricted to groups with at least one training row (a per-group loss scale, as
+        for Goldfish, cannot be predicted for a group never fitted); a split with no
+        held-out row is left out.
+
+    Notes
+    -----
+    ``rolling_<k>x``: the fit sees each group's runs with compute ``<= c`` and the split
+    scores those with ``log2(C / c)`` in ``(log2 k - 1/2, log2 k + 1/2]`` (within a factor
+    sqrt(2) of k c). The origin ``c`` of a group is the largest of ``max compute / 8``,
+    ``/ 8 sqrt(2)``, ``/ 16``, ... (down to ``/ 128``) at which each of the 2x, 4x and 8x
+    bands holds at least ``max(3, 5%)`` of the group's runs, else the one whose sparsest band
+    holds the most (tables whose largest compute has few runs, such as Epoch's, would
+    otherwise score one run at 4x and one at 8x).
+    """
+    unknown = sorted(set(splits) - set(SUITE_SPLITS))
+    if unknown:
+        raise ValueError(f"unknown splits {unknown}; choose from {SUITE_SPLITS}")
+    compute = np.asarray(compute, dtype=float)
+    groups = np.asarray(groups)
+    n = compute.size
+    keep = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    rng = np.random.default_rng(seed)
+    out: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
+
+    def add(name: str, train: np.ndarray, test: np.ndarray, key: str) -> None:
+        train = train & keep
+        test = test & keep & ~train & np.isin(groups, np.unique(groups[train]))
+        if test.any() and train.any():
+            out[name] = (train, test, key)
+
+    frame = pd.DataFrame({"compute": compute, "group": groups})
+    if "random" in splits:
+        test = np.zeros(n, dtype=bool)
+        usable = np.flatnonzero(keep)
+        test[rng.choice(usable, size=max(1, round(_HELD_SHARE * usable.size)), replace=False)] = True
+        add("random", ~test, test, "random")
+    if "top_compute" in splits:
+        threshold = frame["compute"].where(keep).groupby(frame["group"]).transform(lambda c: c.quantile(1 - _HELD_SHARE))
+        test = compute >= threshold.to_numpy()
+        add("top_compute", ~test, test, "top_compute")
+    rolling = [name for name in _ROLLING if name in splits]
+    if rolling:
+        origin = np.full(n, np.nan)
+        for group in np.unique(groups[keep]):
+            rows = (groups == group) & keep
+            origin[groups == group] = _rolling_origin(compute[rows])
+        ratio = np.log2(compute / origin)
+        train = ratio <= 0
+        for name in rolling:
+            k = np.log2(_ROLLING[name])
+            add(name, train, (ratio > k - 0.5) & (ratio <= k + 0.5), "rolling")
+    if "few_runs" in splits and multilingual:
+        counts = frame[keep].groupby("group").size()
+        eligible = np.array(sorted(counts.index[counts >= 3]))
+        chosen = rng.choice(eligible, size=max(1, round(_HELD_SHARE * eligible.size)), replace=False) if eligible.size else []
+        test = np.zeros(n, dtype=bool)
+        for i, group in enumerate(sorted(chosen)):
+            rows = np.flatnonzero((groups == group) & keep)
+            kept = rows[np.argsort(compute[rows], kind="stable")][: 1 + i % 2]  # alternately 1 and 2 runs kept
+            test[np.setdiff1d(rows, kept)] = True
+        add("few_runs", ~test, test, "few_runs")
+    return out
+
+
+def _rolling_origin(compute: np.ndarray) -> float:
+    """The rolling origin of one group's runs (see :func:`calibration_splits`)."""
+    top = float(np.max(compute))
+    need = max(3, int(np.ceil(0.05 * compute.size)))
+    best, best_count = top / 8.0, -1
+    for step in range(9):  # max / 8 down to max / 128 in half-doublings
+        origin = top / 8.0 / 2.0 ** (step / 2)
+        ratio = np.log2(compute / origin)
+        count = min(int(np.sum((ratio > k - 0.5) & (ratio <= k + 0.5))) for k in (1.0, 2.0, 3.0))
+        if count >= need:
+            return origin
+        if count > best_count:
+            best, best_count = origin, count
+    return best
+
+
+def _point_scores(runs: Any, train: np.ndarray, test: np.ndarray, point_law: str, seed: int) -> tuple[pd.DataFrame, str]:
+    """The multi-start point fit's predictions of the ``test`` rows (NaN where it has none) and why."""
+    import warnings
+
+    from bayes_atlas.pointfit import point_fit
+
+    held = runs.subset(test)
+    observed = held.frame["loss"].to_numpy(dtype=float)
+    predicted = np.full(observed.size, np.nan)
+    note = ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # BA201 (wild extrapolation) is what the scores measure
+            result = point_fit(runs.subset(train), point_law, n_starts=8, seed=seed)
+            if len(result.params):
+                predicted = result.predict(held)
+        if result.skipped:
+            reasons = sorted(set(result.skipped.values()))
+            note = f"point fit skipped {len(result.skipped)} group(s): {'; '.join(reasons[:3])}"
+    except Exception as err:  # noqa: BLE001 - a failed baseline is reported, not fatal
+        note = f"point fit failed: {type(err).__name__}: {err}"
+    table = pd.DataFrame(
+        {
+            "run_id": held.frame["run_id"].to_numpy(),
+            "language": held.frame["language"].to_numpy(),
+            "observed": observed,
+            "median": predicted,
+            "relative_error": predicted / observed - 1.0,
+            "crps": np.abs(predicted - observed),  # the CRPS of a point forecast is its absolute error
+        }
+    )
+    for column in ("lower50", "upper50", "lower90", "upper90"):
+        table[column] = np.nan
+    table["in50"] = np.nan
+    table["in90"] = np.nan
+    return table, note
+
+
+def _suite_fit(
+    table: str, fit_key: str, train: np.ndarray, tests: dict[str, np.ndarray], sampler: dict[str, Any], seed: int
+) -> dict[str, Any]:
+    """One task of :func:`suite`: fit ``table``'s training rows (Bayes and point) and score each split's rows."""
+    import time
+
+    spec = SUITE_TABLES[table]
+    runs = spec.loader()
+    compute = _compute(runs)
+    config = spec.config() if spec.config is not None else None
+    started = time.perf_counter()
+    result = _fit_training(runs.subset(train), spec.law, config, sampler, spec.init)
+    fit_seconds = time.perf_counter() - started
+    rows, notes = [], {}
+    for split, test in tests.items():
+        bayes = score_holdout(runs, result, test, random_seed=seed)
+        bayes["method"] = "bayes"
+        point, notes[split] = _point_scores(runs, train, test, spec.point_law, seed)
+        point["pit"] = np.nan
+        point["method"] = "point"
+        for frame in (bayes, point):
+            frame["split"] = split
+            frame["compute"] = compute[test]
+            rows.append(frame)
+    diagnostics = {**result.diagnostics.to_dict(), "fit_seconds": fit_seconds, "n_train": int(train.sum())}
+    return {"rows": pd.concat(rows, ignore_index=True), "diagnostics": diagnostics, "point_notes": notes}
+
+
+_ROW_COLUMNS = [
+    "table",
+    "split",
+    "method",
+    "run_id",
+    "language",
+    "compute",
+    "observed",
+    "median",
+    "lower50",
+    "upper50",
+    "lower90",
+    "upper90",
+    "in50",
+    "in90",
+    "relative_error",
+    "crps",
+    "pit",
+]
+
+
+def summarise_suite(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per (table, split): coverage and scores of the Bayesian law beside the point fit.
+
+    Columns: ``n_test``; ``coverage50`` / ``coverage90`` (Bayes); ``median_abs_error`` and
+    ``point_median_abs_error`` (median of |median / observed - 1| over the rows each
+    predicts); ``crps`` and ``point_crps`` (mean CRPS, loss units; a point forecast's CRPS is
+    its absolute error) and ``crps_relative`` / ``point_crps_relative`` (mean CRPS /
+    observed); ``point_coverage50`` / ``point_coverage90`` (NaN: the point fit has no
+    interval); ``n_point`` (rows the point fit could predict).
+    """
+    records = []
+    for (table, split), group in rows.groupby(["table", "split"], sort=False):
+        bayes = group[group["method"] == "bayes"]
+        point = group[(group["method"] == "point") & group["median"].notna()]
+        records.append(
+            {
+                "table": table,
+                "split": split,
+                "n_test": len(bayes),
+                "coverage50": float(bayes["in50"].astype(float).mean()),
+                "coverage90": float(bayes["in90"].astype(float).mean()),
+                "median_abs_error": float(bayes["relative_error"].abs().median()),
+                "point_median_abs_error": float(point["relative_error"].abs().median()) if len(point) else np.nan,
+                "crps": float(bayes["crps"].mean()),
+                "point_crps": float(point["crps"].mean()) if len(point) else np.nan,
+                "crps_relative": float((bayes["crps"] / bayes["observed"]).mean()),
+                "point_crps_relative": float((point["crps"] / point["observed"]).mean()) if len(point) else np.nan,
+                "point_coverage50": np.nan,
+                "point_coverage90": np.nan,
+                "n_point": len(point),
+            }
+        )
+    return pd.DataFrame.from_records(records)
+
+
+@dataclass
+class SuiteResult:
+    """What :func:`suite` measured.
+
+    Attributes
+    ----------
+    summary
+        One row per (table, split): :func:`summarise_suite`.
+    rows
+        One row per (table, split, method, held-out run): observed loss, predictive median,
+        50% / 90% intervals, coverage flags, relative error, CRPS and the PIT (the share of
+        predictive draws at or below the observation; NaN for the point fit).
+    diagnostics
+        One row per Bayesian fit (``table``, ``fit``): divergences, r_hat, ESS, tree-depth
+        hits, wall time and training rows.
+    settings
+        Tables, splits, sampler settings and seed; ``point_notes``: why the point fit could not
+        predict some rows.
+    """
+
+    summary: pd.DataFrame
+    rows: pd.DataFrame
+    diagnostics: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Strict-JSON-ready content: summary and diagnostics as records, and the settings."""
+        from bayes_atlas._io import strict_json
+
+        return strict_json(
+            {
+                "settings": self.settings,
+                "summary": self.summary.to_dict(orient="records"),
+                "diagnostics": self.diagnostics.to_dict(orient="records"),
+            }
+        )
+
+
+def suite(
+    tables: tuple[str, ...] | list[str] = tuple(SUITE_TABLES),
+    *,
+    splits: tuple[str, ...] | list[str] = SUITE_SPLITS,
+    draws: int = 500,
+    tune: int = 500,
+    chains: int = 4,
+    random_seed: int = 0,
+    max_rows: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SuiteResult:
+    """Held-out calibration of the law on every public run table and split, beside the point fit.
+
+    Each (table, split) fits the table's law (:data:`SUITE_TABLES`) to the training rows and
+    scores the held-out rows of :func:`calibration_splits`: coverage of the 50% / 90%
+    posterior predictive intervals, median absolute relative error of the predictive
+    median and the CRPS (:func:`crps_from_draws`), and the same error and CRPS for the
+    multi-start Huber point fit of the same law on the same rows
+    (:func:`bayes_atlas.pointfit.point_fit`, 8 starts). The three rolling-origin splits of
+    a table share one fit.
+
+    Parameters
+    ----------
+    tables
+        Keys of :data:`SUITE_TABLES` (``epoch``, ``datablations``, ``goldfish``,
+        ``misfitting``, ``porian``). Epoch, datablations and Goldfish need the public files
+        (:mod:`bayes_atlas.public_runs`: a mirror or a download).
+    splits
+        Keys of :data:`SUITE_SPLITS`; ``few_runs`` applies to multilingual tables only.
+    draws, tune, chains
+        NUTS settings of every fit (modest defaults: the whole suite is ~16 fits).
+    random_seed
+        Seed of the splits, the samplers and the predictive draws.
+    max_rows
+        Keep at most this many rows of each table (a random subset, for quick checks).
+    workers, scheduler
+        Fit on a Dask LocalCluster of ``workers`` processes or a running cluster
+        (:func:`bayes_atlas.distributed.run_tasks`); default: serially here.
+    progress
+        Called with one line of text as the suite starts and as each fit finishes (e.g.
+        ``print``).
+
+    Returns
+    -------
+    SuiteResult
+
+    Raises
+    ------
+    ValueError
+        An unknown table or split, or ``workers`` and ``scheduler`` together.
+    """
+    from bayes_atlas.distributed import Task, check_scheduler_options, run_tasks
+
+    check_scheduler_options(workers, scheduler)
+    tables, splits = tuple(tables), tuple(splits)
+    unknown = sorted(set(tables) - set(SUITE_TABLES))
+    if unknown:
+        raise ValueError(f"unknown calibration tables {unknown}; choose from {tuple(SUITE_TABLES)}")
+    if not tables:
+        raise ValueError(f"no calibration table given; choose from {tuple(SUITE_TABLES)}")
+    bad = sorted(set(splits) - set(SUITE_SPLITS))
+    if bad:
+        raise ValueError(f"unknown splits {bad}; choose from {SUITE_SPLITS}")
+    sampler = {"draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed, "progressbar": False}
+    tasks, labels = [], []
+    for table in tables:
+        spec = SUITE_TABLES[table]
+        runs = spec.loader()
+        keep = spec.keep(runs) if spec.keep is not None else np.ones(len(runs), dtype=bool)
+        if max_rows is not None and keep.sum() > max_rows:
+            chosen = np.random.default_rng(random_seed).choice(np.flatnonzero(keep), size=max_rows, replace=False)
+            keep = np.isin(np.arange(len(runs)), chosen)
+        masks = calibration_splits(
+            _compute(runs),
+            runs.frame["language"].to_numpy(),
+            keep=keep,
+            multilingual=spec.multilingual,
+            seed=random_seed,
+            splits=splits,
+        )
+        by_fit: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
+        for split, (train, test, key) in masks.items():
+            by_fit.setdefault(key, (train, {}))[1][split] = test
+        for key, (train, tests) in by_fit.items():
+            kwargs = {"table": table, "fit_key": key, "train": train, "tests": tests, "sampler": sampler, "seed": random_seed}
+            tasks.append(Task(_suite_fit, kwargs, jax_devices=chains, key=f"calibrate-{table}-{key}"))
+            labels.append((table, key))
+    done = [0]
+
+    def report(task: Task, result: dict[str, Any]) -> None:
+        done[0] += 1
+        d = result["diagnostics"]
+        n_test = {split: int(mask.sum()) for split, mask in task.kwargs["tests"].items()}
+        if progress is not None:
+            progress(
+                f"calibrate {task.kwargs['table']}/{task.kwargs['fit_key']} ({done[0]}/{len(tasks)}): "
+                f"{d['n_train']} training rows, held out {n_test}; fit {d['fit_seconds']:.0f} s, "
+                f"max r_hat {d['max_r_hat']:.3f}, {d['divergences']} divergences"
+            )
+
+    if progress is not None:
+        progress(f"calibrate: {len(tasks)} fits over {len(tables)} table(s) ({draws} draws + {tune} tune x {chains} chains)")
+    results = run_tasks(tasks, workers=workers, scheduler=scheduler, progress=report)
+    frames, diagnostics, notes = [], [], {}
+    for (table, key), result in zip(labels, results, strict=True):
+        frame = result["rows"]
+        frame["table"] = table
+        frames.append(frame)
+        diagnostics.append({"table": table, "fit": key, **result["diagnostics"]})
+        for split, note in result["point_notes"].items():
+            if note:
+                notes[f"{table}/{split}"] = note
+    rows = pd.concat(frames, ignore_index=True)[_ROW_COLUMNS]
+    order = {name: i for i, name in enumerate(SUITE_SPLITS)}
+    summary = summarise_suite(rows)
+    summary = summary.sort_values(["table", "split"], key=lambda c: c.map(order) if c.name == "split" else c.map(tables.index))
+    settings = {
+        "tables": list(tables),
+        "splits": list(splits),
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "random_seed": random_seed,
+        "max_rows": max_rows,
+        "laws": {t: SUITE_TABLES[t].law for t in tables},
+        "point_laws": {t: SUITE_TABLES[t].point_law for t in tables},
+        "point_notes": notes,
+    }
+    return SuiteResult(summary.reset_index(drop=True), rows, pd.DataFrame(diagnostics), settings)

@@ -1265,5 +1265,147 @@ def evaluate_command(
     _report(found)
 
 
+#: bayes_atlas.calibration.SUITE_TABLES / SUITE_SPLITS, spelled out so the CLI starts without numpy (a test keeps them equal).
+CALIBRATION_TABLES = ("epoch", "datablations", "goldfish", "misfitting", "porian")
+CALIBRATION_SPLITS = ("random", "top_compute", "rolling_2x", "rolling_4x", "rolling_8x", "few_runs")
+#: The files ``bayes-atlas calibrate --out DIR`` writes into DIR.
+CALIBRATION_OUTPUTS = ("summary.csv", "rows.csv", "diagnostics.csv", "calibration.json", "calibration.png")
+
+
+def _choice_list(text: str, choices: tuple[str, ...], option: str) -> tuple[str, ...]:
+    """Comma-separated names, each one of ``choices`` (a usage error names the unknown ones)."""
+    names = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    if not names:
+        raise click.UsageError(f"{option} needs at least one of {', '.join(choices)}")
+    unknown = [n for n in names if n not in choices]
+    if unknown:
+        raise click.UsageError(f"{option}: unknown {', '.join(repr(n) for n in unknown)}; choose from {', '.join(choices)}")
+    return names
+
+
+@main.command(name="calibrate")
+@click.option(
+    "--tables",
+    default=",".join(CALIBRATION_TABLES),
+    show_default=True,
+    help="Comma-separated public run tables (misfitting and porian ship in data/; the others need the public files).",
+)
+@click.option("--splits", default=",".join(CALIBRATION_SPLITS), show_default=True, help="Comma-separated held-out splits.")
+@click.option("--draws", default=500, show_default=True, type=click.IntRange(1), help="Kept draws per chain of every fit.")
+@click.option("--tune", default=500, show_default=True, type=click.IntRange(1), help="Tuning steps per chain of every fit.")
+@click.option("--chains", default=4, show_default=True, type=click.IntRange(1), help="Independent chains of every fit.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the splits, samplers and predictive draws.")
+@click.option("--max-rows", type=click.IntRange(2), help="Keep at most this many rows of each table (quick checks).")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1),
+    help="Fit on a Dask LocalCluster of this many worker processes (same results as serial).",
+)
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="Fit on a running Dask cluster (e.g. tcp://host:8786).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help=f"Directory to write {', '.join(CALIBRATION_OUTPUTS)} into (created if missing).",
+)
+@click.option("--force", is_flag=True, help="Replace existing files of the same names in --out.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def calibrate_command(
+    tables: str,
+    splits: str,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    max_rows: int | None,
+    workers: int | None,
+    scheduler: str | None,
+    out: str | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Held-out calibration of the law on public run tables: coverage, error and CRPS, Bayes vs point fit.
+
+    Per table and split: coverage of the 50% / 90% posterior predictive intervals, median
+    absolute relative error of the predictive median and the CRPS, beside the multi-start
+    point fit on the same rows (which has no interval). Progress goes to stderr. With --out,
+    the summary, every held-out row, the fits' diagnostics, the JSON and a PIT / reliability
+    figure are written into that directory.
+    """
+    table_names = _choice_list(tables, CALIBRATION_TABLES, "--tables")
+    split_names = _choice_list(splits, CALIBRATION_SPLITS, "--splits")
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("pass --workers (a local cluster) or --scheduler (a running one), not both")
+    if out:
+        from pathlib import Path
+
+        directory = Path(out)
+        if directory.exists() and not directory.is_dir():
+            raise click.UsageError(f"--out {out} is a file; give a directory")
+        for name in CALIBRATION_OUTPUTS:
+            _check_out(str(directory / name), option="--out", force=force, what=name.rsplit(".", 1)[-1].upper())
+
+    from bayes_atlas.calibration import suite
+
+    flags = {"tables": "--tables", "splits": "--splits", "max_rows": "--max-rows"}
+    try:
+        with _capture_warnings() as found:
+            result = suite(
+                table_names,
+                splits=split_names,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                random_seed=seed,
+                max_rows=max_rows,
+                workers=workers,
+                scheduler=scheduler,
+                progress=lambda line: click.echo(line, err=True),
+            )
+    except ValueError as err:
+        _fail(str(err), flags)
+    found = _translated(found, flags)
+    payload = result.to_dict()
+    if out:
+        from pathlib import Path
+
+        from bayes_atlas._io import write_atomically
+        from bayes_atlas.figures import calibration_plot, save_figure
+
+        directory = Path(out)
+        write_atomically(directory / "summary.csv", lambda tmp: result.summary.to_csv(tmp, index=False))
+        write_atomically(directory / "rows.csv", lambda tmp: result.rows.to_csv(tmp, index=False))
+        write_atomically(directory / "diagnostics.csv", lambda tmp: result.diagnostics.to_csv(tmp, index=False))
+        text = _dumps({**payload, "warnings": found})
+        write_atomically(directory / "calibration.json", lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+        import matplotlib.pyplot as plt
+
+        figure = calibration_plot(result.rows)
+        save_figure(figure, directory / "calibration", formats=("png",))
+        plt.close(figure)
+        click.echo(f"wrote {', '.join(str(directory / n) for n in CALIBRATION_OUTPUTS)}", err=True)
+    title = "Held-out calibration per table and split: Bayesian law vs multi-start point fit"
+    if as_json:
+        _emit_json({"title": title, **payload}, found)
+        return
+    columns = {
+        "n_test": "n",
+        "coverage50": "cov50",
+        "coverage90": "cov90",
+        "median_abs_error": "err",
+        "point_median_abs_error": "err_point",
+        "crps_relative": "crps%",
+        "point_crps_relative": "crps%_point",
+        "n_point": "n_point",
+    }
+    shown = result.summary.set_index(["table", "split"])[list(columns)].rename(columns=columns)
+    for column in ("err", "err_point", "crps%", "crps%_point"):
+        shown[column] = 100 * shown[column]
+    _print_table(shown, title + " (errors and CRPS in % of the observed loss)")
+    diagnostics = result.diagnostics.set_index(["table", "fit"])[["n_train", "divergences", "max_r_hat", "min_ess_bulk"]]
+    _print_table(diagnostics, "\nBayesian fits: diagnostics")
+    _report(found)
+
+
 if __name__ == "__main__":  # pragma: no cover - python -m bayes_atlas.cli (after every command is defined)
     sys.exit(main(prog_name="bayes-atlas"))

@@ -5,7 +5,10 @@ Every table here is printed in Longpre et al., *ATLAS* (arXiv 2510.22037 v2, ICL
 DataFrame / DataArray carries that record in ``.attrs["provenance"]``.
 
 The public run tables (:func:`chinchilla_epoch`, :func:`datablations`, :func:`goldfish`,
-:func:`regmix`) live in :mod:`bayes_atlas.public_runs` and are re-exported here.
+:func:`regmix`) live in :mod:`bayes_atlas.public_runs` and are re-exported here. Two small
+public run tables are extracted into ``data/`` with their repository, commit and file in
+``data/provenance.csv`` (:func:`misfitting_openlm`, :func:`porian_isoflop`): they load
+without a mirror or network.
 
 Examples
 --------
@@ -26,6 +29,7 @@ import xarray as xr
 from bayes_atlas._paths import data_dir
 from bayes_atlas.languages import languages
 from bayes_atlas.public_runs import chinchilla_epoch, datablations, goldfish, regmix
+from bayes_atlas.runs import RunTable
 
 __all__ = [
     "MEASURED_LANGUAGES",
@@ -38,7 +42,9 @@ __all__ = [
     "expansion_multipliers",
     "goldfish",
     "languages",
+    "misfitting_openlm",
     "model_sizes",
+    "porian_isoflop",
     "provenance",
     "r2_table",
     "regmix",
@@ -252,3 +258,109 @@ def crossover_compute_fits() -> pd.DataFrame:
 def r2_table() -> pd.DataFrame:
     """Held-out R^2 of the compared laws (ATLAS Table 1)."""
     return _read("r2_table.csv")
+
+
+def _extracted_runs(file: str, frame: pd.DataFrame, meta: dict[str, object]) -> RunTable:
+    table = RunTable.from_frame(frame, loss_unit="nats/token", meta={**meta, "provenance": _provenance_text(file)})
+    return table
+
+
+def misfitting_openlm() -> RunTable:
+    """Li et al. 2025's open_lm runs ("(Mis)Fitting scaling laws"): final C4 loss per (N, D).
+
+    81 runs of 11 model sizes (57M-1.18B parameters including embeddings) on 0.1-21B tokens,
+    one per (N, D): the learning rate with the lowest final C4 eval loss among those tried
+    (the authors' own selection). Extracted from hadasah/scaling_laws (pinned commit in
+    ``data/provenance.csv``).
+
+    Returns
+    -------
+    RunTable
+        ``language`` ``"en"``; ``params`` (N incl. embeddings); ``tokens_en`` (D, one
+        epoch); ``loss`` in nats/token (C4 evaluation). Extra columns: ``model``,
+        ``params_no_embedding``, ``peak_lr``, ``lr_tried``, ``training_flop`` = 6ND.
+
+    Examples
+    --------
+    >>> runs = misfitting_openlm()
+    >>> len(runs), round(float(runs.frame["loss"].min()), 4)
+    (81, 2.6851)
+    """
+    raw = _read("misfitting_openlm_runs.csv")
+    frame = pd.DataFrame(
+        {
+            "run_id": raw["run_id"],
+            "language": "en",
+            "params": raw["params"].astype(float),
+            "loss": raw["loss"].astype(float),
+            "tokens_en": raw["tokens"].astype(float),
+            "model": raw["model"],
+            "params_no_embedding": raw["params_no_embedding"].astype(float),
+            "peak_lr": raw["peak_lr"].astype(float),
+            "lr_tried": raw["lr_tried"].astype(int),
+            "training_flop": 6.0 * raw["params"].astype(float) * raw["tokens"].astype(float),
+        }
+    )
+    return _extracted_runs(
+        "misfitting_openlm_runs.csv",
+        frame,
+        {
+            "dataset": "Li et al. 2025 open_lm runs (hadasah/scaling_laws), best learning rate per (N, D)",
+            "units": "params: parameters incl. embeddings; tokens_en: D tokens; loss: C4 eval nats/token",
+        },
+    )
+
+
+#: Porian et al.'s dataset tags -> the domain names of :func:`porian_isoflop`.
+_PORIAN_DOMAINS = {"rw": "refinedweb", "owt2": "openwebtext2"}
+
+
+def porian_isoflop() -> RunTable:
+    """Porian et al. 2024's IsoFLOP runs on RefinedWeb and OpenWebText2 (cosine decay per budget).
+
+    176 runs (88 per dataset): 12 FLOP budgets from 1.25e16 to 2.56e19 (doubling), 5-8 model
+    sizes each (5.2M-0.9B parameters), each trained with a cosine schedule decayed to its own
+    budget, so every loss is a final validation loss. Extracted from
+    formll/resolving-scaling-law-discrepancies (pinned commit in ``data/provenance.csv``).
+
+    Returns
+    -------
+    RunTable
+        ``kind="domain"``: ``language`` is the training (and validation) dataset,
+        ``"refinedweb"`` or ``"openwebtext2"``; ``tokens_<dataset>`` = budget / (6 N);
+        ``loss`` in nats/token (GPT-NeoX tokenizer). Extra columns: ``flop_budget``
+        (= ``training_flop``), ``dataset`` (the authors' tag).
+
+    Examples
+    --------
+    >>> runs = porian_isoflop()
+    >>> len(runs), sorted(runs.languages)
+    (176, ['openwebtext2', 'refinedweb'])
+    """
+    raw = _read("porian_isoflop_runs.csv")
+    domains = raw["dataset"].map(_PORIAN_DOMAINS)
+    if domains.isna().any():
+        raise ValueError(f"porian_isoflop_runs.csv: unknown dataset tags {sorted(set(raw['dataset']) - set(_PORIAN_DOMAINS))}")
+    frame = pd.DataFrame(
+        {
+            "run_id": raw["run_id"],
+            "language": domains,
+            "params": raw["params"].astype(float),
+            "loss": raw["loss"].astype(float),
+            "dataset": raw["dataset"],
+            "flop_budget": raw["flop_budget"].astype(float),
+            "training_flop": raw["flop_budget"].astype(float),
+        }
+    )
+    for domain in _PORIAN_DOMAINS.values():
+        frame[f"tokens_{domain}"] = np.where(domains == domain, raw["tokens"].astype(float), 0.0)
+    table = RunTable.from_frame(
+        frame,
+        kind="domain",
+        meta={
+            "dataset": "Porian et al. 2024 IsoFLOP runs, cosine decay to each budget (formll/resolving-scaling-law-discrepancies)",
+            "units": "language: training dataset; tokens_<dataset>: budget / (6 params); loss: validation nats/token",
+            "provenance": _provenance_text("porian_isoflop_runs.csv"),
+        },
+    )
+    return table

@@ -50,6 +50,7 @@ __all__ = [
     "LANGUAGE_COLOURS",
     "OKABE_ITO",
     "asymmetry_plot",
+    "calibration_plot",
     "compute_optimal_plot",
     "crossover_compute_plot",
     "curse_plot",
@@ -842,3 +843,78 @@ def write_figures(
         finally:
             plt.close(figure)
     return written
+
+
+# -- calibration on public run tables (bayes_atlas.calibration.suite) ------------------------
+
+#: Line colour of each calibration split (Okabe-Ito; the rolling origins darken with distance).
+_SPLIT_COLOURS = {
+    "random": OKABE_ITO[0],
+    "top_compute": OKABE_ITO[1],
+    "rolling_2x": OKABE_ITO[2],
+    "rolling_4x": OKABE_ITO[5],
+    "rolling_8x": OKABE_ITO[3],
+    "few_runs": OKABE_ITO[4],
+}
+
+
+def calibration_plot(rows: pd.DataFrame, *, bins: int = 10, title: str | None = None) -> Figure:
+    """PIT histograms and reliability curves of held-out predictions, one column per table.
+
+    Parameters
+    ----------
+    rows
+        :attr:`bayes_atlas.calibration.SuiteResult.rows` (or any frame with ``table``,
+        ``split``, ``method`` and ``pit`` columns); only the Bayesian rows (``method ==
+        "bayes"``) are drawn, since a point fit has no predictive distribution.
+    bins
+        Bins of the PIT histograms.
+    title
+        Figure title (default: a description).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Top row: the density of the PIT (the share of predictive draws at or below the
+        observed loss) per split, flat at 1 when the predictions are calibrated; mass at the
+        right edge means observed losses above the predictions, at the left edge below them.
+        Bottom row: the coverage of central intervals against their nominal mass (a central
+        p interval covers a run when ``|PIT - 1/2| <= p/2``), on the diagonal when calibrated.
+    """
+    plt = _pyplot()
+    bayes = rows[rows["method"] == "bayes"] if "method" in rows.columns else rows
+    bayes = bayes[np.isfinite(bayes["pit"].to_numpy(dtype=float))]
+    tables = list(pd.unique(bayes["table"]))
+    if not tables:
+        raise ValueError("no Bayesian held-out rows with a PIT to draw")
+    fig, axes = plt.subplots(2, len(tables), figsize=(3.3 * len(tables) + 0.6, 6.4), squeeze=False)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    nominal = np.linspace(0.0, 1.0, 21)
+    for column, table in enumerate(tables):
+        top, bottom = axes[0, column], axes[1, column]
+        subset = bayes[bayes["table"] == table]
+        splits = [s for s in _SPLIT_COLOURS if s in set(subset["split"])] + sorted(set(subset["split"]) - set(_SPLIT_COLOURS))
+        for split in splits:
+            pit = subset.loc[subset["split"] == split, "pit"].to_numpy(dtype=float)
+            colour = _SPLIT_COLOURS.get(split, POOLED_COLOUR)
+            density, _ = np.histogram(pit, bins=edges, density=True)
+            top.stairs(density, edges, color=colour, linewidth=1.4, label=f"{split} (n={pit.size})")
+            covered = [(np.abs(pit - 0.5) <= p / 2).mean() for p in nominal]
+            bottom.plot(nominal, covered, color=colour, linewidth=1.4, marker="o", markersize=2.5, label=split)
+        top.axhline(1.0, color=PRINTED_COLOUR, linestyle=":", linewidth=1, label="calibrated")
+        top.set_xlim(0, 1)
+        top.set_title(table)
+        top.set_xlabel("PIT (share of predictive draws <= observed)")
+        bottom.plot([0, 1], [0, 1], color=PRINTED_COLOUR, linestyle=":", linewidth=1, label="calibrated")
+        for mass in (0.5, 0.9):
+            bottom.axvline(mass, color="#cccccc", linewidth=0.8, zorder=0)
+        bottom.set_xlim(0, 1)
+        bottom.set_ylim(0, 1.02)
+        bottom.set_xlabel("nominal mass of the central interval")
+        if column == 0:
+            top.set_ylabel("density")
+            bottom.set_ylabel("share of held-out runs covered")
+        top.legend(fontsize=6.5, loc="upper center", frameon=False)
+    fig.suptitle(title or "Held-out calibration of the Bayesian law on public run tables (PIT and reliability)", fontsize=10)
+    fig.tight_layout()
+    return fig

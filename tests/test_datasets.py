@@ -101,3 +101,41 @@ def test_every_data_file_has_provenance():
     recorded = set(datasets.provenance().index)
     assert files == recorded
     assert datasets.provenance()["section"].notna().all()
+
+
+def test_misfitting_openlm_matches_its_source():
+    """Li et al.'s open_lm runs: values of data/scaling_results_last_ckpt_only.csv at hadasah/scaling_laws@1f3708c0."""
+    runs = datasets.misfitting_openlm()
+    frame = runs.frame.set_index("run_id")
+    assert len(runs) == 81 and frame.index.is_unique and runs.languages == ["en"]
+    assert runs.loss_unit == "nats/token"
+    assert frame["model"].nunique() == 11
+    # Source rows (C4 Eval Loss, peak_lr): 50m at 16.8B tokens, lr 0.004 -> 3.208512811921537 (lr 0.001: 3.2413660,
+    # 0.002: 3.2113824); the best learning rate of each (N, D) is kept, as the authors' "lr opt" selection does.
+    row = frame.loc["misfitting_50m_16777216000"]
+    assert row["loss"] == pytest.approx(3.208513, abs=1e-6) and row["peak_lr"] == 0.004 and row["lr_tried"] == 3
+    assert row["params"] == 113718400 and row["params_no_embedding"] == 49165440
+    assert frame.loc["misfitting_1b_20971520000", "loss"] == pytest.approx(2.685065, abs=1e-6)
+    assert frame.loc["misfitting_12m_104857600", "loss"] == pytest.approx(6.186798, abs=1e-6)
+    np.testing.assert_allclose(frame["training_flop"], 6 * frame["params"] * frame["tokens_en"])
+    assert "hadasah/scaling_laws@1f3708c0a12df0effb0ee906b1da5f9f0ff4f4f1" in runs.meta["provenance"]
+
+
+def test_porian_isoflop_matches_its_source():
+    """Porian et al.'s IsoFLOP runs: values of the summary pickles at formll/resolving-scaling-law-discrepancies@0dc60d91."""
+    runs = datasets.porian_isoflop()
+    frame = runs.frame
+    assert len(runs) == 176 and runs.kind == "domain"
+    assert frame.groupby("language").size().to_dict() == {"openwebtext2": 88, "refinedweb": 88}
+    assert sorted(frame["flop_budget"].unique()) == pytest.approx([1.25e16 * 2**k for k in range(12)])
+    # Each run's tokens are its budget over 6 N (the source's own 6NT/budget is 1 for every point).
+    np.testing.assert_allclose(6 * frame["params"] * runs.total_tokens / frame["flop_budget"], 1.0, rtol=1e-8)
+    # Source: the smallest RefinedWeb run (N 5,173,248 at 1.25e16) has loss 5.559906; the lowest loss of the
+    # RefinedWeb and OpenWebText2 configurations (their min_loss) is 2.984568 and 2.651256, at 2.56e19 FLOPs.
+    first = frame.set_index("run_id").loc["rw_1.25e+16_5173248"]
+    assert first["loss"] == pytest.approx(5.559906, abs=1e-6) and first["tokens_refinedweb"] == 402712828
+    lowest = frame.loc[frame.groupby("language")["loss"].idxmin()].set_index("language")
+    assert lowest.loc["refinedweb", "loss"] == pytest.approx(2.984568, abs=1e-6)
+    assert lowest.loc["openwebtext2", "loss"] == pytest.approx(2.651256, abs=1e-6)
+    assert (lowest["flop_budget"] == 2.56e19).all()
+    assert "formll/resolving-scaling-law-discrepancies@0dc60d91b8a525858a3067fc9e4a46ff5374cc6f" in runs.meta["provenance"]

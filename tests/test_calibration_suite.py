@@ -1,0 +1,299 @@
+"""Fast tier of the calibration suite: splits, scores against brute force, the CLI's error paths."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from bayes_atlas import calibration, cli, datasets
+from bayes_atlas.calibration import SUITE_SPLITS, SUITE_TABLES, SuiteResult, calibration_splits, score_holdout, suite
+from bayes_atlas.cli import main
+
+
+def strict_loads(text: str):
+    def refuse(constant: str):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+# -- brute-force references ---------------------------------------------------------------------
+
+
+def brute_crps(sample: np.ndarray, y: float) -> float:
+    """E|X - y| - E|X - X'| / 2 over every pair of the sample (O(n^2))."""
+    return float(np.mean(np.abs(sample - y)) - 0.5 * np.mean(np.abs(sample[:, None] - sample[None, :])))
+
+
+def brute_scores(draws: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for j, y in enumerate(observed):
+        x = np.sort(draws[:, j])
+        q = {p: np.quantile(x, p) for p in (0.05, 0.25, 0.5, 0.75, 0.95)}
+        rows.append(
+            {
+                "median": q[0.5],
+                "in50": q[0.25] <= y <= q[0.75],
+                "in90": q[0.05] <= y <= q[0.95],
+                "crps": brute_crps(x, y),
+                "pit": sum(v <= y for v in x) / len(x),
+                "relative_error": q[0.5] / y - 1,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+class KnownDraws:
+    """A stand-in for a fitted law: ``predict`` returns fixed draws for the rows asked (by run id)."""
+
+    def __init__(self, draws: pd.DataFrame) -> None:
+        self.table = draws  # columns = run ids, rows = draws
+        self.diagnostics = type("D", (), {"to_dict": staticmethod(lambda: {"divergences": 0, "max_r_hat": 1.0})})()
+
+    def predict(self, runs, random_seed=0):  # noqa: ANN001, ARG002
+        values = self.table[list(runs.frame["run_id"])].to_numpy()
+        return type("A", (), {"values": values[None, :, :]})()
+
+
+def known_draws(runs, n_draws: int = 400, seed: int = 3) -> pd.DataFrame:  # noqa: ANN001
+    """Lognormal draws around each run's loss, shifted up or down so that some rows are missed."""
+    rng = np.random.default_rng(seed)
+    loss = runs.frame["loss"].to_numpy()
+    shift = np.where(np.arange(loss.size) % 3 == 0, 1.03, 1.0)
+    draws = loss[None, :] * shift * np.exp(0.01 * rng.standard_normal((n_draws, loss.size)))
+    return pd.DataFrame(draws, columns=runs.frame["run_id"])
+
+
+# -- scores ---------------------------------------------------------------------------------
+
+
+def test_score_holdout_matches_brute_force_on_known_draws():
+    runs = datasets.misfitting_openlm()
+    test = np.zeros(len(runs), dtype=bool)
+    test[::7] = True
+    fake = KnownDraws(known_draws(runs))
+    scored = score_holdout(runs, fake, test)
+    held = runs.frame.loc[test]
+    reference = brute_scores(fake.table[list(held["run_id"])].to_numpy(), held["loss"].to_numpy())
+    for column in ("median", "crps", "pit", "relative_error"):
+        np.testing.assert_allclose(scored[column].to_numpy(), reference[column].to_numpy(), rtol=1e-10, atol=1e-12)
+    for column in ("in50", "in90"):
+        assert scored[column].tolist() == reference[column].tolist()
+    assert 0 < scored["in90"].mean() < 1  # the shifted rows are missed, the others covered
+
+
+def test_crps_of_a_point_mass_is_the_absolute_error():
+    draws = np.full((5, 2), 3.0)
+    np.testing.assert_allclose(calibration.crps_from_draws(draws, np.array([2.5, 3.25])), [0.5, 0.25])
+
+
+def test_suite_on_known_draws_matches_brute_force(monkeypatch):
+    """The whole suite path (splits, scoring, point fit, summary) with the law replaced by known draws."""
+    runs = datasets.misfitting_openlm()
+    fake = KnownDraws(known_draws(runs))
+    monkeypatch.setattr(calibration, "_fit_training", lambda *args, **kwargs: fake)
+    result = suite(("misfitting",), splits=("random", "top_compute", "rolling_2x"), random_seed=5)
+    assert isinstance(result, SuiteResult)
+    assert list(result.summary["split"]) == ["random", "top_compute", "rolling_2x"]
+    masks = calibration_splits(calibration._compute(runs), runs.frame["language"].to_numpy(), seed=5)
+    for split in ("random", "top_compute", "rolling_2x"):
+        _, test, _ = masks[split]
+        held = runs.frame.loc[test]
+        reference = brute_scores(fake.table[list(held["run_id"])].to_numpy(), held["loss"].to_numpy())
+        row = result.summary.set_index("split").loc[split]
+        assert row["n_test"] == test.sum()
+        assert row["coverage50"] == pytest.approx(reference["in50"].mean())
+        assert row["coverage90"] == pytest.approx(reference["in90"].mean())
+        assert row["crps"] == pytest.approx(reference["crps"].mean(), rel=1e-10)
+        assert row["median_abs_error"] == pytest.approx(reference["relative_error"].abs().median(), rel=1e-10)
+        # The point fit is scored on the same rows: its CRPS is its absolute error; no interval.
+        point = result.rows[(result.rows["split"] == split) & (result.rows["method"] == "point")]
+        assert list(point["run_id"]) == list(held["run_id"])
+        np.testing.assert_allclose(point["crps"], np.abs(point["median"] - point["observed"]))
+        assert np.isnan(row["point_coverage90"]) and row["n_point"] == test.sum()
+        assert row["point_median_abs_error"] == pytest.approx(point["relative_error"].abs().median())
+    payload = json.dumps(result.to_dict(), allow_nan=False)  # strict JSON: NaN written as null
+    assert strict_loads(payload)["summary"][0]["point_coverage50"] is None
+
+
+def test_suite_tiny_real_fit_scores_are_finite():
+    """One real tiny NUTS fit (one table, one split, one chain): finite scores, coverage from the rows."""
+    kwargs = {"splits": ("top_compute",), "draws": 40, "tune": 40, "chains": 1, "max_rows": 30, "random_seed": 1}
+    result = suite(("misfitting",), **kwargs)
+    row = result.summary.iloc[0]
+    bayes = result.rows[result.rows["method"] == "bayes"]
+    assert row["n_test"] == len(bayes) > 0
+    assert row["coverage90"] == pytest.approx(bayes["in90"].astype(float).mean())
+    assert np.isfinite([row["median_abs_error"], row["crps"], row["point_median_abs_error"]]).all()
+    assert bayes["pit"].between(0, 1).all()
+    assert result.diagnostics.loc[0, "n_train"] + row["n_test"] <= 30
+
+
+# -- splits ---------------------------------------------------------------------------------
+
+
+def design():
+    groups = np.repeat(["a", "b", "c", "d", "e"], 10)
+    compute = np.tile(2.0 ** np.arange(10), 5) * 1e18
+    return compute, groups
+
+
+def test_splits_follow_their_definitions():
+    compute, groups = design()
+    masks = calibration_splits(compute, groups, multilingual=True, seed=0)
+    assert set(masks) == set(SUITE_SPLITS)
+    train, test, key = masks["random"]
+    assert key == "random" and test.sum() == 10 and not (train & test).any()
+    train, test, _ = masks["top_compute"]
+    assert test.sum() == 10 and set(np.log2(compute[test] / 1e18)) == {8.0, 9.0}  # top 20% of each group
+    # Rolling: origin 2^9 / 8 = 2^6 per group; the fit sees 2^0..2^6, 2x scores 2^7, 4x 2^8, 8x 2^9.
+    for name, power in (("rolling_2x", 7), ("rolling_4x", 8), ("rolling_8x", 9)):
+        train, test, key = masks[name]
+        assert key == "rolling"
+        assert set(np.log2(compute[train] / 1e18)) == set(range(7))
+        assert set(np.log2(compute[test] / 1e18)) == {power} and test.sum() == 5
+    train, test, _ = masks["few_runs"]
+    chosen = sorted(set(groups[test]))
+    assert len(chosen) == 1  # 20% of 5 languages
+    kept = train & (groups == chosen[0])
+    assert kept.sum() in (1, 2) and compute[kept].max() < compute[test].min()
+
+
+def test_splits_never_score_a_group_without_training_rows():
+    compute = np.array([1e18, 2e18, 1e18, 64e18])
+    groups = np.array(["a", "a", "b", "b"])
+    masks = calibration_splits(compute, groups, splits=("rolling_8x", "top_compute"))
+    _, test, _ = masks["top_compute"]
+    assert test.tolist() == [False, True, False, True]
+    # b's origin is 8e18: 64e18 is its 8x run; a's origin (2.5e17) leaves a without training rows.
+    _, test, _ = masks["rolling_8x"]
+    assert test.tolist() == [False, False, False, True]
+
+
+def test_few_runs_only_for_multilingual_tables_and_unknown_splits_fail():
+    compute, groups = design()
+    assert "few_runs" not in calibration_splits(compute, groups, multilingual=False)
+    with pytest.raises(ValueError, match="unknown splits"):
+        calibration_splits(compute, groups, splits=("nope",))
+    with pytest.raises(ValueError, match="unknown calibration tables"):
+        suite(("nope",))
+    with pytest.raises(ValueError, match="unknown splits"):
+        suite(("misfitting",), splits=("random", "sideways"))
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def test_cli_lists_match_the_suite():
+    assert cli.CALIBRATION_TABLES == tuple(SUITE_TABLES)
+    assert cli.CALIBRATION_SPLITS == SUITE_SPLITS
+
+
+@pytest.fixture
+def fake_suite(monkeypatch):
+    calls = []
+
+    def fake(tables, **kwargs):
+        calls.append((tables, kwargs))
+        kwargs["progress"]("calibrate: fake")
+        summary = pd.DataFrame(
+            {"table": ["misfitting"], "split": ["random"], "n_test": [3], "coverage50": [0.5], "coverage90": [np.nan]}
+        )
+        for column in ("median_abs_error", "point_median_abs_error", "crps_relative", "point_crps_relative"):
+            summary[column] = 0.01
+        summary["n_point"] = 3
+        rows = pd.DataFrame(
+            {"table": "misfitting", "split": "random", "method": "bayes", "pit": [0.1, 0.5, 0.9], "run_id": ["x", "y", "z"]}
+        )
+        diagnostics = pd.DataFrame(
+            {"table": ["misfitting"], "fit": ["random"], "n_train": [10], "divergences": [0], "max_r_hat": [np.inf]}
+        )
+        diagnostics["min_ess_bulk"] = 100.0
+        return SuiteResult(summary, rows, diagnostics, {"tables": list(tables)})
+
+    monkeypatch.setattr(calibration, "suite", fake)
+    return calls
+
+
+def test_cli_unknown_table_is_a_usage_error(fake_suite):
+    result = CliRunner().invoke(main, ["calibrate", "--tables", "epoch,pythia"])
+    assert result.exit_code == 2
+    assert "unknown 'pythia'" in result.output and "misfitting" in result.output
+    assert fake_suite == []  # refused before any work
+
+
+def test_cli_unknown_split_is_a_usage_error(fake_suite):
+    result = CliRunner().invoke(main, ["calibrate", "--splits", "random,diagonal"])
+    assert result.exit_code == 2 and "unknown 'diagonal'" in result.output
+    assert fake_suite == []
+
+
+def test_cli_bad_out_is_refused_before_work(fake_suite, tmp_path):
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("keep me")
+    result = CliRunner().invoke(main, ["calibrate", "--tables", "misfitting", "--out", str(a_file)])
+    assert result.exit_code == 2 and "is a file" in result.output
+    result = CliRunner().invoke(main, ["calibrate", "--tables", "misfitting", "--out", str(a_file / "sub")])
+    assert result.exit_code == 2 and "not a directory" in result.output
+    assert a_file.read_text() == "keep me" and fake_suite == []
+
+
+def test_cli_never_overwrites_without_force(fake_suite, tmp_path):
+    (tmp_path / "summary.csv").write_text("someone else's")
+    result = CliRunner().invoke(main, ["calibrate", "--tables", "misfitting", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "refusing to overwrite" in result.output
+    assert (tmp_path / "summary.csv").read_text() == "someone else's" and fake_suite == []
+    result = CliRunner().invoke(main, ["calibrate", "--tables", "misfitting", "--out", str(tmp_path), "--force"])
+    assert result.exit_code == 0, result.output
+    assert set(cli.CALIBRATION_OUTPUTS) <= {p.name for p in tmp_path.iterdir()}
+    written = strict_loads((tmp_path / "calibration.json").read_text())
+    assert written["summary"][0]["coverage90"] is None
+
+
+def test_cli_json_is_strict_and_progress_goes_to_stderr(fake_suite):
+    result = CliRunner().invoke(main, ["calibrate", "--tables", "misfitting,porian", "--draws", "7", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = strict_loads(result.stdout)
+    assert payload["summary"][0]["coverage90"] is None and payload["diagnostics"][0]["max_r_hat"] is None
+    assert payload["warnings"] == []
+    assert "calibrate: fake" in result.stderr and "calibrate: fake" not in result.stdout
+    tables, kwargs = fake_suite[0]
+    assert tables == ("misfitting", "porian") and kwargs["draws"] == 7
+
+
+def test_cli_workers_and_scheduler_together_fail(fake_suite):
+    result = CliRunner().invoke(main, ["calibrate", "--workers", "2", "--scheduler", "tcp://x:1"])
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+# -- the figure -----------------------------------------------------------------------------
+
+
+def test_calibration_plot_draws_one_column_per_table():
+    import matplotlib
+
+    from bayes_atlas.figures import calibration_plot
+
+    backend = matplotlib.get_backend()
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame(
+        {
+            "table": np.repeat(["epoch", "porian"], 40),
+            "split": np.tile(np.repeat(["random", "rolling_2x"], 20), 2),
+            "method": "bayes",
+            "pit": rng.uniform(size=80),
+        }
+    )
+    rows = pd.concat([rows, rows.assign(method="point", pit=np.nan)], ignore_index=True)
+    fig = calibration_plot(rows)
+    assert len(fig.axes) == 4 and [ax.get_title() for ax in fig.axes[:2]] == ["epoch", "porian"]
+    assert matplotlib.get_backend() == backend  # no global state changed
+    with pytest.raises(ValueError, match="no Bayesian"):
+        calibration_plot(rows[rows["method"] == "point"])
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
