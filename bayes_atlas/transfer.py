@@ -89,6 +89,7 @@ _SAVED_SCALARS = (
     "symmetric_sd",
     "asymmetric_sd",
     "language_corr",
+    "language_nu",
 )
 
 
@@ -302,15 +303,50 @@ class TransferModel:
             With the whole DataTree: posterior, sample_stats, observed_data, constant_data
             and log_likelihood.
 
+        Notes
+        -----
+        The same seed gives the same posterior whether or not JAX was started before the fit:
+        where JAX already runs with fewer host devices than ``chains`` (NumPyro would then run
+        the chains one after another), the fit samples in a fresh process
+        (:func:`bayes_atlas.inference.fit_in_fresh_process`), as :func:`bayes_atlas.fit` does.
+
         Raises
         ------
         TransferInputError
             For a matrix or language table that cannot be fitted.
         """
-        from bayes_atlas.inference import diagnose, sample_nuts, warn_on_diagnostics
+        from bayes_atlas.inference import (
+            diagnose,
+            fit_in_fresh_process,
+            jax_started_with_fewer_devices,
+            sample_nuts,
+            warn_on_diagnostics,
+        )
         from bayes_atlas.models.transfer import build_transfer_model
 
         inputs = _coerce_inputs(matrix, languages, measured, rounding)
+        if nuts_sampler == "numpyro" and chains > 1 and jax_started_with_fewer_devices(chains):
+            # As bayes_atlas.fit: chains would run one after another here, whose floating point
+            # differs from parallel chains (another posterior for the same seed). Sample in a
+            # fresh process, where JAX starts with one host device per chain.
+            arguments = dict(
+                matrix=matrix,
+                languages=languages,
+                measured=measured,
+                rounding=rounding,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                random_seed=random_seed,
+                nuts_sampler=nuts_sampler,
+                target_accept=target_accept,
+                progressbar=progressbar,
+                warn=False,
+            )
+            fit = fit_in_fresh_process(self.fit, arguments)
+            if warn:
+                warn_on_diagnostics(fit.diagnostics, what="transfer model fit")
+            return fit
         data = _prepare(inputs)
         model = build_transfer_model(data, self.config)
         idata, wall = sample_nuts(
@@ -336,13 +372,19 @@ class TransferModel:
             "target_accept": float(target_accept),
         }
         groups = {
-            "posterior": _posterior_dataset(idata["posterior"].to_dataset(), self.config),
-            "sample_stats": idata["sample_stats"].to_dataset(),
+            "posterior": _numpy(_posterior_dataset(idata["posterior"].to_dataset(), self.config)),
+            "sample_stats": _numpy(idata["sample_stats"].to_dataset()),
             **_data_groups(inputs),
         }
         fit = TransferFit(xr.DataTree.from_dict(groups), self.config, diagnostics, meta)
         fit._groups["log_likelihood"] = fit._log_likelihood()
         return fit
+
+
+def _numpy(dataset: xr.Dataset) -> xr.Dataset:
+    """The same dataset on numpy arrays (NumPyro's draws arrive as JAX arrays, which a process
+    without JAX's float64 mode would unpickle as float32)."""
+    return dataset.map(lambda variable: variable.copy(data=np.asarray(variable.values)), keep_attrs=True)
 
 
 def _prepare(inputs: _Inputs) -> TransferData:
@@ -893,6 +935,10 @@ class TransferFit:
         sd = self.draws("language_sd")
         corr = self.draws("language_corr")
         z = rng.standard_normal((self.n_draws, 2))
+        if self.config.population == "student_t":
+            # The fitted Student-t population: a normal over the square root of a Gamma(nu/2, nu/2) draw.
+            nu = self.draws("language_nu")
+            z[:, 0] /= np.sqrt(rng.gamma(nu / 2.0, 2.0 / nu))
         target = sd[:, 0] * z[:, 0]
         source = sd[:, 1] * (corr * z[:, 0] + np.sqrt(1 - corr**2) * z[:, 1])
         effects = np.column_stack([target, source])
@@ -1074,7 +1120,8 @@ class TransferFit:
         TransferFit
         """
         try:
-            config = TransferConfig.from_dict(json_attr(tree, "config"))
+            # Files written before the population option had the normal population.
+            config = TransferConfig.from_dict({"population": "normal", **json_attr(tree, "config")})
         except (TypeError, ValueError) as error:
             raise PosteriorFileError(f"{source}: incompatible transfer model config ({error}); refit and save again") from error
         diagnostics = Diagnostics.from_dict(json_attr(tree, "diagnostics"))
@@ -1250,6 +1297,7 @@ def simulate_matrix(
     beta_family: float = 0.02,
     language_sd: tuple[float, float] = (0.38, 0.08),
     language_corr: float = -0.5,
+    target_nu: float | None = None,
     symmetric_sd: float = 0.12,
     asymmetric_sd: float = 0.07,
     noise_sd: float = 0.05,
@@ -1270,6 +1318,10 @@ def simulate_matrix(
         Fixed effects.
     language_sd, language_corr
         Spread of the (target, source) effects of a language and their correlation.
+    target_nu
+        Draw the standardised target deviations from a Student-t with these degrees of
+        freedom (``language_sd[0]`` is then its scale), as the ``population="student_t"``
+        model does: ``z / sqrt(g)``, ``g ~ Gamma(nu/2, rate nu/2)``. ``None``: normal.
     symmetric_sd, asymmetric_sd
         Spread of the symmetric and asymmetric pair effects.
     noise_sd
@@ -1309,7 +1361,12 @@ def simulate_matrix(
             [language_corr * language_sd[0] * language_sd[1], language_sd[1] ** 2],
         ]
     )
-    effects = rng.multivariate_normal(np.zeros(2), cov, size=n)
+    if target_nu is None:
+        effects = rng.multivariate_normal(np.zeros(2), cov, size=n)
+    else:
+        standard = rng.standard_normal((n, 2))
+        standard[:, 0] /= np.sqrt(rng.gamma(target_nu / 2.0, 2.0 / target_nu, size=n))
+        effects = standard @ np.linalg.cholesky(cov).T
     first, _, pair_index, pair_sign = pair_indices(n)
     symmetric = symmetric_sd * rng.standard_normal(first.size)
     asymmetric = asymmetric_sd * rng.standard_normal(first.size)

@@ -111,7 +111,9 @@ def _normal_interval(mean: np.ndarray, sd: np.ndarray, frame: pd.DataFrame, df: 
 def _bayesian(train: xr.DataArray, cells: pd.DataFrame, fit_kwargs: dict[str, Any], seed: int) -> pd.DataFrame:
     from bayes_atlas.transfer import TransferModel
 
-    fit = TransferModel().fit(train, random_seed=seed, progressbar=False, warn=False, **fit_kwargs)
+    fit_kwargs = dict(fit_kwargs)
+    model = TransferModel(fit_kwargs.pop("config", None))
+    fit = model.fit(train, random_seed=seed, progressbar=False, warn=False, **fit_kwargs)
     draws = fit.predict_matrix(noise=True, random_seed=seed).values
     draws = draws.reshape(-1, *draws.shape[2:])[:, cells["t"].to_numpy(), cells["s"].to_numpy()]
     out = cells.copy()
@@ -249,7 +251,9 @@ def evaluate_random(
     scheduler
         Address of a running Dask scheduler (``tcp://host:8786``) to fit the folds on instead.
     **fit_kwargs
-        Passed to :meth:`bayes_atlas.transfer.TransferModel.fit` (``draws``, ``tune``, ...).
+        Passed to :meth:`bayes_atlas.transfer.TransferModel.fit` (``draws``, ``tune``, ...);
+        ``config`` (a :class:`bayes_atlas.transfer.TransferConfig`) chooses the model, e.g.
+        ``TransferConfig(population="normal")``.
 
     Returns
     -------
@@ -294,7 +298,8 @@ def evaluate_languages(
     scheduler
         Address of a running Dask scheduler (``tcp://host:8786``) to fit the folds on instead.
     **fit_kwargs
-        Passed to :meth:`bayes_atlas.transfer.TransferModel.fit`.
+        Passed to :meth:`bayes_atlas.transfer.TransferModel.fit` (``draws``, ``tune``, ...);
+        ``config`` (a :class:`bayes_atlas.transfer.TransferConfig`) chooses the model.
 
     Returns
     -------

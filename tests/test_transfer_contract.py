@@ -122,12 +122,11 @@ def test_log_likelihood_is_the_builders_density(data, compiled):
         assert ours[unit] == pytest.approx(stats.multivariate_normal(mean, cov).logpdf(y), rel=1e-10)
 
 
-def planted_fit(config: TransferConfig | None = None, zero_spread: bool = False) -> TransferFit:
-    """A TransferFit whose posterior is drawn at random (2 chains x 3 draws), no sampler involved."""
+def planted_fit(config: TransferConfig | None = None, zero_spread: bool = False, shape: tuple[int, int] = (2, 3)) -> TransferFit:
+    """A TransferFit whose posterior is drawn at random (``shape``: chains x draws), no sampler involved."""
     table = languages(CODES)
     n, n_pairs = len(CODES), len(CODES) * (len(CODES) - 1) // 2
     rng = np.random.default_rng(2)
-    shape = (2, 3)
     sd = 0.0 if zero_spread else 1.0
 
     def draw(*extra, scale=1.0):
@@ -142,6 +141,7 @@ def planted_fit(config: TransferConfig | None = None, zero_spread: bool = False)
             "symmetric_sd": (("chain", "draw"), np.abs(draw()) * sd + 1e-12),
             "asymmetric_sd": (("chain", "draw"), np.abs(draw()) * sd + 1e-12),
             "language_corr": (("chain", "draw"), np.tanh(draw())),
+            "language_nu": (("chain", "draw"), np.exp(draw())),
             "target_effect": (("chain", "draw", "target"), draw(n)),
             "source_effect": (("chain", "draw", "source"), draw(n)),
             "language_sd": (("chain", "draw", "effect"), np.abs(draw(2)) * sd),
@@ -150,8 +150,8 @@ def planted_fit(config: TransferConfig | None = None, zero_spread: bool = False)
             "asymmetric": (("chain", "draw", "pair"), draw(n_pairs)),
         },
         coords={
-            "chain": [0, 1],
-            "draw": [0, 1, 2],
+            "chain": np.arange(shape[0]),
+            "draw": np.arange(shape[1]),
             "target": CODES,
             "source": CODES,
             "effect": ["target", "source"],
@@ -187,8 +187,8 @@ def planted_fit(config: TransferConfig | None = None, zero_spread: bool = False)
         worst_ess="",
         tree_depth_hits=0,
         max_tree_depth=10,
-        chains=2,
-        draws=3,
+        chains=shape[0],
+        draws=shape[1],
         wall_time_s=0.0,
         sampler="planted",
     )
@@ -264,3 +264,35 @@ def test_pair_effects_are_drawn_when_missing():
     with pytest.raises(Exception, match="no seed"):
         TransferFit(tree, fit.config, fit.diagnostics, {})
     assert isinstance(redrawn.summary(), pd.DataFrame)
+
+
+@pytest.mark.parametrize("population", ["normal", "student_t"])
+def test_unfitted_languages_draw_from_the_fitted_population(population):
+    # Scale 1, no correlation, nu = 3: an unfitted language's target effect is N(0, 1) under the
+    # normal population and Student-t(3) under the heavy-tailed one; its source effect N(0, 1).
+    fit = planted_fit(TransferConfig(population=population), shape=(2, 10000))
+    fit.posterior["language_sd"][:] = 1.0
+    fit.posterior["language_corr"][:] = 0.0
+    fit.posterior["language_nu"][:] = 3.0
+    effects = fit._effect_draws("mr", "Indo-European", np.random.default_rng(0))
+    target = stats.t(3) if population == "student_t" else stats.norm()
+    assert stats.kstest(effects[:, 0], target.cdf).pvalue > 0.01
+    other = stats.norm() if population == "student_t" else stats.t(3)
+    assert stats.kstest(effects[:, 0], other.cdf).pvalue < 1e-6
+    assert stats.kstest(effects[:, 1], stats.norm().cdf).pvalue > 0.01
+
+
+def test_student_t_builder_scales_the_target_deviations(data):
+    # target_effect = language_sd[target] * z / sqrt(g) per language; the source effect keeps
+    # its normal deviation (correlated through the Cholesky factor).
+    model = build_transfer_model(data, TransferConfig(population="student_t"))
+    assert {"language_nu", "language_mixing"} <= {v.name for v in model.free_RVs}
+    names = ["target_effect", "source_effect", "language_sd", "language_corr", "language_z", "language_mixing"]
+    outputs = model.replace_rvs_by_values([model[name] for name in names])
+    function = model.compile_fn(outputs, inputs=model.value_vars, point_fn=True, on_unused_input="ignore")
+    rng = np.random.default_rng(8)
+    point = {k: v + rng.normal(0.0, 0.7, np.shape(v)) for k, v in model.initial_point(random_seed=8).items()}
+    target, source, sd, corr, z, g = (np.asarray(v, dtype=float) for v in function(point))
+    u = z[:, 0] / np.sqrt(g)
+    np.testing.assert_allclose(target, sd[0] * u, rtol=1e-10)
+    np.testing.assert_allclose(source, sd[1] * (corr * u + np.sqrt(1 - corr**2) * z[:, 1]), rtol=1e-8)

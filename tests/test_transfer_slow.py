@@ -71,12 +71,41 @@ def test_leave_one_language_out():
 
 
 @pytest.mark.xfail(
-    strict=True, reason="known limitation: a normal population under-covers the languages that are hardest to help"
+    strict=True,
+    reason="known limitation: no population fitted to the other 37 languages reaches yo (the most extreme of the 38); "
+    "a symmetric Student-t population does worse (issue 14)",
 )
 def test_leave_one_language_out_for_extreme_targets():
-    # yo, ckb, ps, zh and ur have target effects near -1 (BTS around -1.3 from every source);
-    # left out, the normal population puts them too close to the others: 90% coverage
-    # 0.41-0.57 in the full leave-one-language-out run. A heavier-tailed population would
-    # fix it; this test then passes and must be turned into a plain one.
+    # yo, ckb, ps, zh and ur have target effects near -1 (BTS around -1.3 from every source).
+    # Left out (row and column masked), their rows are predicted from the population alone.
+    # Measured 2026-11-30, 90% coverage of the fold's 74 cells (row / column):
+    #   normal population (default): yo 0.39 (0.00 / 0.78), ckb 0.43 (0.03 / 0.84),
+    #     ps 0.49 (0.14 / 0.84), zh 0.55 (0.27 / 0.84), ur 0.57 (0.27 / 0.86);
+    #   population="student_t": yo 0.39 (0.00 / 0.78), zh 0.53 (0.22 / 0.84), 174 and 186
+    #     divergences: the fitted t (nu ~ 1, scale 0.07) hugs the 29 languages clustered at
+    #     +0.1..+0.3, so its 5% quantile of a row's cells moves up (-0.66 vs -0.95).
+    # The target effects are skewed (a tight cluster and a left tail of 9 languages), not
+    # symmetric heavy-tailed; a two-component population is the candidate (see the issue note).
     result = evaluate_languages(languages=["yo", "zh"], seed=0)
-    assert result.scores.loc["bayesian_transfer_model", "coverage90"] >= 0.8
+    assert result.scores.loc["bayesian_transfer_model", "coverage90"] >= 0.85
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limitation: the Student-t population (scale mixture, learnt nu) diverges on its own simulated data",
+)
+def test_student_t_population_recovers_its_scale():
+    # Target effects drawn from a Student-t with nu = 3 and scale 0.25, fitted with
+    # population="student_t". Measured 2026-11-30 (seed 4): 100 divergences, r_hat 1.026 and
+    # bulk ESS 237 (language_nu); scale 90% interval [0.257, 0.442] (misses 0.25), nu
+    # [3.1, 33.1]. On the published matrix: 160 divergences, r_hat 1.60, 1008 draws at the
+    # maximum tree depth (nu ~ 1.0 [0.62, 1.79]). A direct StudentT for the standardised
+    # deviation was worse (r_hat 1.57, a chain stuck at scale 0).
+    matrix, truth = transfer.simulate_matrix(languages(), target_nu=3.0, language_sd=(0.25, 0.08), seed=4)
+    fit = transfer.TransferModel(population="student_t").fit(matrix, random_seed=4, progressbar=False, warn=False)
+    print(f"\nstudent_t recovery: {fit.diagnostics}")
+    assert fit.diagnostics.converged, fit.diagnostics
+    lower, upper = np.quantile(fit.draws("language_sd")[:, 0], [0.05, 0.95])
+    assert lower <= 0.25 <= upper
+    lower, upper = np.quantile(fit.draws("language_nu"), [0.05, 0.95])
+    assert lower <= 3.0 <= upper
