@@ -1017,6 +1017,12 @@ def mixture_command(
 )
 @click.option("--budget", default=None, help="FLOPs for the new runs (default: 1% of --compute).")
 @click.option(
+    "--goal-width",
+    default=None,
+    type=click.FloatRange(0, min_open=True),
+    help="Width of the N* interval to reach, in decades (default: half the current width).",
+)
+@click.option(
     "--unique-tokens", default=None, help="Unique tokens of the target's text (default: published count, else unlimited)."
 )
 @click.option(
@@ -1032,6 +1038,7 @@ def next_run_command(
     compute: str,
     candidates: str,
     budget: str | None,
+    goal_width: float | None,
     unique_tokens: str | None,
     outcomes: int,
     top: int,
@@ -1040,10 +1047,10 @@ def next_run_command(
     as_json: bool,
 ) -> None:
     """Which run to do next: candidate runs ranked by the expected shrinkage of the N* interval per FLOP,
-    and a greedy sequence within --budget."""
+    and the cheapest plan within --budget expected to reach --goal-width."""
     from bayes_atlas.decisions import next_run
 
-    flags = {"budget": "--budget", "candidates": "--candidates", "n_outcomes": "--outcomes"}
+    flags = {"budget": "--budget", "candidates": "--candidates", "n_outcomes": "--outcomes", "goal_width": "--goal-width"}
     try:
         with _capture_warnings() as caught:
             plan = next_run(
@@ -1052,6 +1059,7 @@ def next_run_command(
                 _float_or_none(compute, "compute"),
                 None if candidates == "grid" else candidates,
                 budget=_float_or_none(budget, "budget"),
+                goal_width=goal_width,
                 unique_tokens=_float_or_none(unique_tokens, "unique-tokens"),
                 n_outcomes=outcomes,
                 ci=ci,
@@ -1079,7 +1087,10 @@ def next_run_command(
         )
         click.echo(plan.ranking.head(top).to_string())
         if len(plan.sequence):
-            click.echo("\nGreedy sequence within the budget (expected width after each run):")
+            click.echo(
+                "\nPlan: the cheapest runs expected to reach the goal width, cheapest first (do the first, refit, "
+                "plan again; expected width after each run):"
+            )
             click.echo(plan.sequence.to_string(index=False))
     click.echo(f"\n{plan.decision['text']}")
     _report(found)
