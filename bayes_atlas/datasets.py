@@ -46,8 +46,10 @@ __all__ = [
     "model_sizes",
     "porian_isoflop",
     "provenance",
+    "public_compute_optima",
     "r2_table",
     "regmix",
+    "table_c1_checks",
     "table_c1_laws",
     "transfer_matrix",
     "unimax_rates",
@@ -258,6 +260,23 @@ def crossover_compute_fits() -> pd.DataFrame:
 def r2_table() -> pd.DataFrame:
     """Held-out R^2 of the compared laws (ATLAS Table 1)."""
     return _read("r2_table.csv")
+
+
+def public_compute_optima() -> pd.DataFrame:
+    """Compute-optimal N, D and D/N at 1e19-1e23 FLOPs implied by public runs (``data/EVIDENCE.md``).
+
+    Rows per ``source`` (the package's fit of Epoch's runs with its 90% interval, Epoch's
+    published point fit, Muennighoff et al.'s C4 fit) and ``compute``.
+    """
+    return _read("public_compute_optima.csv")
+
+
+def table_c1_checks() -> pd.DataFrame:
+    """What each decoded row of ATLAS Table C.1 implies (losses at 2B / 42B, tokens per parameter, ...).
+
+    Derived here (``data/EVIDENCE.md``); the decode is provisional and fails several checks.
+    """
+    return _read("table_c1_checks.csv")
 
 
 def _extracted_runs(file: str, frame: pd.DataFrame, meta: dict[str, object]) -> RunTable:

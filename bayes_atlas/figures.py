@@ -845,6 +845,80 @@ def write_figures(
     return written
 
 
+# -- tokens per parameter against the evidence (data/EVIDENCE.md) ----------------------------
+
+
+def tokens_per_param_plot(
+    languages: Sequence[str] = ("en", "ca", "hi", "sw"),
+    computes: np.ndarray | None = None,
+    *,
+    ci: float = defaults.CI,
+    posterior: object = None,
+    public: object = None,
+) -> Figure:
+    """Compute-optimal tokens per parameter against compute, beside the public evidence.
+
+    Per language: median and ``ci`` band of ``D* / N*`` from the law posterior (published
+    unique tokens, so hi and sw bend once their data repeat). Beside it: the public reference
+    (the package's fit of Epoch's 245 runs, :mod:`bayes_atlas.decisions.public_reference`;
+    dotted beyond Epoch's largest run), Epoch's and Muennighoff et al.'s point fits
+    (:func:`bayes_atlas.datasets.public_compute_optima`), the documented range
+    (``simulate.TOKENS_PER_PARAM_RANGE``) and what the provisional decode of ATLAS Table C.1
+    would imply for monolingual training (:func:`bayes_atlas.datasets.table_c1_checks`).
+    """
+    from bayes_atlas import datasets
+    from bayes_atlas.decisions.caveats import unique_tokens_for
+    from bayes_atlas.decisions.optimum import Mixture, compute_optimum
+    from bayes_atlas.decisions.public_reference import public_reference
+    from bayes_atlas.posteriors import resolve
+    from bayes_atlas.simulate import TOKENS_PER_PARAM_RANGE
+
+    plt = _pyplot()
+    law = resolve("law", posterior)
+    computes = np.geomspace(1e18, 1e24, 13) if computes is None else np.asarray(computes, dtype=float)
+    fig, ax = plt.subplots(figsize=(8.0, 6.2))
+    low, high = TOKENS_PER_PARAM_RANGE
+    entries = [(ax.axhspan(low, high, color="#dddddd", alpha=0.5, linewidth=0), f"documented range {low:g}-{high:g}")]
+    c1 = datasets.table_c1_checks()
+    mono = c1.loc[c1["regime"] == "mono_vocab_mono_data", "tokens_per_param"]
+    entries.append(
+        (
+            ax.axhspan(mono.min(), mono.max(), color="#f4c2a8", alpha=0.6, linewidth=0),
+            f"ATLAS Table C.1 as decoded ({mono.min():.0f}-{mono.max():.0f}; fails the checks in data/EVIDENCE.md)",
+        )
+    )
+    for code in languages:
+        mixture = Mixture(code, (), unique_tokens_for([code], None), np.zeros((law.n_draws, 0)))
+        optimum = compute_optimum(law, mixture, computes[:, None])
+        entries.append((_band(ax, computes, (optimum.tokens / optimum.params).T, language_colour(code), ci), code))
+    references = [public_reference(c, posterior=public, ci=ci) for c in computes]
+    ratio = np.array([r.tokens_per_param for r in references])
+    inside = np.array([r.extrapolation <= 1 for r in references])
+    band = ax.fill_between(computes, ratio[:, 1], ratio[:, 2], color="#333333", alpha=0.12, linewidth=0)
+    ax.plot(computes[inside], ratio[inside, 0], color="#333333", linewidth=1.4)
+    beyond = ~inside | np.roll(~inside, -1)
+    ax.plot(computes[beyond], ratio[beyond, 0], color="#333333", linewidth=1.4, linestyle=":")
+    entries.append(((band,), "Epoch's 245 runs, package fit (dotted: beyond its largest run)"))
+    points = datasets.public_compute_optima()
+    for source, marker in (("Epoch AI point fit", "s"), ("Muennighoff", "^")):
+        rows = points[points["source"].str.startswith(source)]
+        (handle,) = ax.plot(rows["compute"], rows["tokens_per_param_median"], marker, color="#333333", markersize=5, linestyle="")
+        entries.append((handle, str(rows["source"].iloc[0])))
+    ax.set(xscale="log", yscale="log", xlabel="training compute C (FLOPs)", ylabel="compute-optimal tokens per parameter D*/N*")
+    _plain_log_ticks(ax.yaxis, 1.0, 250.0)
+    ax.set_ylim(1.0, 250.0)
+    return _finish(
+        fig,
+        ax,
+        f"Tokens per parameter: the default posterior beside the public evidence\n(median, {ci:.0%} band)",
+        [law],
+        entries,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.13),
+        ncol=2,
+    )
+
+
 # -- calibration on public run tables (bayes_atlas.calibration.suite) ------------------------
 
 #: Line colour of each calibration split (Okabe-Ito; the rolling origins darken with distance).

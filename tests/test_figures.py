@@ -69,3 +69,24 @@ def test_law_figures_show_bands_and_label_the_emulation():
     assert line[-1] > line[0]  # sharing the model with more languages costs loss
     fig = figures.crossover_compute_plot(languages=("en", "de"))
     assert fig.axes[0].get_yscale() == "log"
+
+
+def test_tokens_per_param_figure_shows_the_default_beside_the_public_evidence():
+    from bayes_atlas.figures import language_colour
+
+    computes = np.array([1e19, 1e21, 1e23])
+    fig = figures.tokens_per_param_plot(languages=("en", "sw"), computes=computes)
+    ax = fig.axes[0]
+    by_colour = {line.get_color(): line for line in ax.lines if line.get_linestyle() == "-"}
+    epoch = [line for line in ax.lines if line.get_color() == "#333333" and line.get_linestyle() == "-"][0]
+    # Epoch's fit at 1e19 and 1e21 (inside its runs): 24.9 and 20.9 tokens per parameter (data/public_compute_optima.csv).
+    np.testing.assert_allclose(epoch.get_ydata(), [24.91, 20.86], rtol=0.01)
+    # The default's English line lies in Epoch's interval; Swahili's bends below 10 by 1e21 (770M unique tokens).
+    en = by_colour[language_colour("en")].get_ydata()
+    assert 18.05 <= en[1] <= 24.15
+    assert by_colour[language_colour("sw")].get_ydata()[1] < 10
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert any(label.startswith("ATLAS Table C.1 as decoded (112-202") for label in labels)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
