@@ -167,8 +167,9 @@ def _law_source(fit: Any, role: str, target: str, params: float, tokens: float) 
     discrepancy = fit.discrepancy
     if beyond > 0 and discrepancy is not None:
         spread, drift = discrepancy.interval("kappa")[0], discrepancy.interval("drift")[0]
+        how = "learnt" if discrepancy.n_residuals else "prior (this law has no rolling-origin estimate)"
         reach += (
-            f", its intervals widened by the law's learnt extrapolation error ({spread:.3f} spread, {drift:+.3f} drift "
+            f", its intervals widened by the law's {how} extrapolation error ({spread:.3f} spread, {drift:+.3f} drift "
             "in log loss per decade)"
         )
     elif beyond > 0:
