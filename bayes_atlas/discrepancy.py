@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["PRIOR_SCALE", "Discrepancy", "extrapolation_offset", "learn_discrepancy"]
+__all__ = ["PRIOR_SCALE", "Discrepancy", "decades_outside", "extrapolation_offset", "learn_discrepancy"]
 
 #: Half-normal prior scale of kappa, in log loss per decade of extrapolation. Chosen so the
 #: prior alone (a table too small for rolling origin) allows ~5% error one decade out.
@@ -57,8 +57,6 @@ N_SAMPLES = 400
 _LN10 = float(np.log(10.0))
 _T_DOF = 4.0
 #: Tilt parameters added to a fit's parameter dictionaries (read by :func:`extrapolation_offset`).
-#: ``fitted_log_N_low`` / ``_high`` etc. hold the fitted range (scalars or per-row arrays).
-KEYS = ("drift_C", "tilt_N", "tilt_D", "tilt_C", *(f"fitted_log_{axis}_{end}" for axis in "NDC" for end in ("low", "high")))
 
 
 @dataclass(frozen=True)
@@ -81,6 +79,8 @@ class Discrepancy:
         Held-out runs that informed it (0: prior only).
     seed
         Seed of the per-(draw, language) directions ``z`` and of the assignment of samples to draws.
+    residuals
+        The rolling-origin residuals and their distances, for inspection (not saved with a fit).
     """
 
     samples: tuple[tuple[float, float], ...]
@@ -166,8 +166,8 @@ class Discrepancy:
         )
 
 
-def _outside(value: Any, bounds: tuple[Any, Any]) -> Any:
-    """Decades by which log ``value`` (natural) lies outside ``bounds`` (0 inside)."""
+def decades_outside(value: Any, bounds: tuple[Any, Any]) -> Any:
+    """Decades by which log ``value`` (natural log) lies outside the natural-log ``bounds`` (0 inside)."""
     low, high = (np.asarray(b, dtype=float) for b in bounds)
     return (np.maximum(value - high, 0.0) + np.maximum(low - value, 0.0)) / _LN10
 
@@ -184,7 +184,7 @@ def _distances(log_N: Any, log_D: Any, params: dict[str, Any]) -> tuple[Any, Any
     def bounds(axis: str) -> tuple[Any, Any]:
         return params[f"fitted_log_{axis}_low"], params[f"fitted_log_{axis}_high"]
 
-    return _outside(log_N, bounds("N")), _outside(log_D, bounds("D")), _outside(log_N + log_D, bounds("C"))
+    return decades_outside(log_N, bounds("N")), decades_outside(log_D, bounds("D")), decades_outside(log_N + log_D, bounds("C"))
 
 
 def extrapolation_offset(design: Any, params: dict[str, Any]) -> Any:

@@ -392,6 +392,7 @@ def fit(
         "loss_unit": runs.loss_unit,
         "log_params_range": [float(data.log_params.min()), float(data.log_params.max())],
         "log_tokens_range": [float(np.log(data.total_tokens).min()), float(np.log(data.total_tokens).max())],
+        "log_compute_range": _log_range(np.log(6.0) + data.log_params + np.log(data.total_tokens)),
         "pairs": [list(p) for p in data.pairs],
         "transfer_prior": (
             f"transfer posterior, widened by a between-setting sd of {transfer_setting_sd:g} in BTS"
@@ -418,6 +419,10 @@ def fit(
         for name, reason in _prior_dominated(result).items():
             result.meta["not_identified"].setdefault(name, reason)
     return _finish(result, warn=warn, allow_failed=allow_failed)
+
+
+def _log_range(values: np.ndarray) -> list[float]:
+    return [float(values.min()), float(values.max())]
 
 
 def _finish(result: Fit, *, warn: bool, allow_failed: bool) -> Fit:
@@ -742,8 +747,9 @@ class Fit:
             params[effect.name] = self.effect_draws(effect.name, [code], rng)[:, 0]
         for shared in self.spec.shared:
             params[shared.name] = self.draws(shared.name)
-        if self.discrepancy is not None:
-            params.update(self.discrepancy.language_parameters(code, self.n_draws))
+        discrepancy = self.discrepancy
+        if discrepancy is not None:
+            params.update(discrepancy.language_parameters(code, self.n_draws))
         return params
 
     def row_parameters(self, data: LawData, random_seed: int | np.random.Generator | None = 0) -> dict[str, np.ndarray]:
@@ -762,8 +768,9 @@ class Fit:
             tau = self.tau_draws(list(data.pairs), rng) if data.pairs else np.zeros((self.n_draws, 1))
             used = data.transfer_tokens > 0
             params["tau"] = np.where(used, tau[:, data.transfer_pair], 0.0)
-        if self.discrepancy is not None:
-            params.update(self.discrepancy.row_parameters(codes, rows, self.n_draws))
+        discrepancy = self.discrepancy
+        if discrepancy is not None:
+            params.update(discrepancy.row_parameters(codes, rows, self.n_draws))
         return params
 
     @property

@@ -36,3 +36,20 @@ def study():
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="module")
+def batched_sbc():
+    """``benchmarks/batched_sbc.py`` as a module (the SBC tests' batched sampler), JAX in float64."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("batched_sbc", REPO / "benchmarks" / "batched_sbc.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("batched_sbc", module)  # dataclasses look their module up while defining
+    spec.loader.exec_module(sys.modules["batched_sbc"])
+    module = sys.modules["batched_sbc"]
+    from bayes_atlas.inference import configure_jax
+
+    configure_jax(1)  # float64 (the device count is moot: the batch is one program)
+    return module

@@ -3,26 +3,8 @@ program (``benchmarks/batched_sbc.py``: one sampler, the model as a parameter)."
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
-
-from tests.conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def batched_sbc():
-    spec = importlib.util.spec_from_file_location("batched_sbc", REPO / "benchmarks" / "batched_sbc.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("batched_sbc", module)  # dataclasses look their module up while defining
-    spec.loader.exec_module(sys.modules["batched_sbc"])
-    module = sys.modules["batched_sbc"]
-    from bayes_atlas.inference import configure_jax
-
-    configure_jax(1)  # float64 (the device count is moot: the batch is one program)
-    return module
 
 
 @pytest.mark.parametrize("law", ["chinchilla", "atlas"])

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from bayes_atlas._io import strict_json  # noqa: F401 - re-exported: every decision's to_dict uses it
+from bayes_atlas.discrepancy import decades_outside
 from bayes_atlas.errors import DecisionWarning, UnknownLanguageError
 
 __all__ = [
@@ -109,8 +110,7 @@ def range_caveats(fit: Any, role: str, params: np.ndarray, tokens: np.ndarray) -
         low, high = np.exp(bounds[0]), np.exp(bounds[1])
         centre = float(np.median(values))
         if centre > high * 1.001 or centre < low / 1.001:
-            edge = high if centre > high else low
-            decades = abs(np.log10(centre / edge))
+            decades = float(decades_outside(np.log(centre), bounds))
             found.append(
                 DecisionWarning(
                     "BA201",

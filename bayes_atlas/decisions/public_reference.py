@@ -131,7 +131,7 @@ def public_reference(compute: float, *, posterior: Any = None, ci: float = defau
         low, mid, high = np.quantile(values, [tail, 0.5, 1.0 - tail])
         return float(mid), float(low), float(high)
 
-    largest = float(law.meta.get("largest_run_compute", np.nan))
+    largest = float(np.exp(law.meta["log_compute_range"][1])) if "log_compute_range" in law.meta else np.nan
     return PublicReference(
         compute=float(compute),
         params=band(optimum.params),
@@ -147,11 +147,8 @@ def fit_public_reference(*, progressbar: bool = False) -> Any:
     from bayes_atlas.public_runs import chinchilla_epoch
     from bayes_atlas.scaling import fit
 
-    runs = chinchilla_epoch()
-    result = fit(runs, progressbar=progressbar, **FIT_SETTINGS)
-    compute = runs.frame["training_flop"].to_numpy(dtype=float)
+    result = fit(chinchilla_epoch(), progressbar=progressbar, **FIT_SETTINGS)
     result.meta["dataset"] = SOURCE
-    result.meta["largest_run_compute"] = float(compute.max())
     return result
 
 
@@ -171,7 +168,7 @@ def _main(argv: list[str] | None = None) -> None:
             f"Data: {SOURCE}, loaded by `bayes_atlas.public_runs.chinchilla_epoch()` from the pinned origin "
             "(or BAYES_ATLAS_DATA_MIRROR). Posterior only: the file holds no copy of the runs. Used by every "
             "recommendation as the public reference for the monolingual compute-optimal split (English, unlimited "
-            f"data); largest run {result.meta['largest_run_compute']:.3g} FLOPs, so answers above it extrapolate. "
+            f"data); largest run {np.exp(result.meta['log_compute_range'][1]):.3g} FLOPs, so answers above it extrapolate. "
             "Epoch's own published fit of these runs: E 1.82, A 482, alpha 0.348, B 2085, beta 0.366 "
             "(here in reference-scale form: E, a = log A - alpha log N0, b = log B - beta log D0)."
         )

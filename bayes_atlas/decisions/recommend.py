@@ -31,6 +31,7 @@ from bayes_atlas.decisions.cotraining import co_training_tau, effective_own_toke
 from bayes_atlas.decisions.finetune import FinetuneLaw
 from bayes_atlas.decisions.optimum import LOG_N_BOUNDS, Mixture, compute_optimum, loss_function
 from bayes_atlas.decisions.public_reference import public_reference
+from bayes_atlas.discrepancy import decades_outside
 from bayes_atlas.errors import DecisionWarning, PosteriorFileError, PosteriorKindError
 from bayes_atlas.posteriors import resolve
 
@@ -140,14 +141,6 @@ def _span(bounds: Any, what: str) -> str:
     return f"{what} {np.exp(bounds[0]):.2g}-{np.exp(bounds[1]):.2g}" if bounds else ""
 
 
-def _decades_beyond(value: float, bounds: Any) -> float:
-    """How many decades ``value`` lies outside ``exp(bounds)`` (0 inside)."""
-    if not bounds:
-        return 0.0
-    low, high = np.exp(bounds[0]), np.exp(bounds[1])
-    return float(max(np.log10(value / high), np.log10(low / value), 0.0))
-
-
 def _law_source(fit: Any, role: str, target: str, params: float, tokens: float) -> str:
     """One provenance line for a law posterior: what it was fitted to, and the answer's distance from it."""
     meta = fit.meta
@@ -162,7 +155,10 @@ def _law_source(fit: Any, role: str, target: str, params: float, tokens: float) 
         if fitted
         else f"{target} not fitted: drawn from the fitted population of {len(fit.languages)} languages"
     )
-    beyond = max(_decades_beyond(params, meta.get("log_params_range")), _decades_beyond(tokens, meta.get("log_tokens_range")))
+    beyond = max(
+        float(decades_outside(np.log(value), bounds)) if bounds else 0.0
+        for value, bounds in ((params, meta.get("log_params_range")), (tokens, meta.get("log_tokens_range")))
+    )
     reach = f"the answer extrapolates {beyond:.2f} decades beyond them" if beyond > 0 else "the answer lies inside them"
     discrepancy = fit.discrepancy
     if beyond > 0 and discrepancy is not None:
