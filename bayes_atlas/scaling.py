@@ -39,7 +39,7 @@ from bayes_atlas.laws.design import Design, LawData, prepare_law_data
 from bayes_atlas.laws.forms import bts_from_tau, tau_from_bts
 from bayes_atlas.laws.registry import LAWS, get_law
 from bayes_atlas.laws.spec import CORE, LawSpec
-from bayes_atlas.models.law import LawConfig
+from bayes_atlas.models.law import SHARES, LawConfig, theta_from_shares
 
 __all__ = ["EMULATED_DESIGNS", "Fit", "FitInputError", "emulated_study_runs", "fit", "model_card"]
 
@@ -103,7 +103,8 @@ def _prior_dominated(result: Fit) -> dict[str, str]:
     else:
         posterior_sd, prior_sd = None, None
     if posterior_sd is not None:
-        for k, name in enumerate(THETA):
+        names = SHARES if "theta_shares" in result.posterior else THETA
+        for k, name in enumerate(names):
             if posterior_sd[k] >= PRIOR_DOMINATED_SHARE * prior_sd[k]:
                 label = {"log_E": "E"}.get(name, name)
                 found[label] = (
@@ -170,6 +171,10 @@ def _theta_prior(codes: list[str], prior: Fit) -> tuple[np.ndarray, np.ndarray]:
     for j, code in enumerate(codes):
         if code in position:
             draws = theta[:, position[code]]
+            mean[j], cov = draws.mean(axis=0), np.cov(draws, rowvar=False)
+        elif "theta_shares" in prior.posterior:
+            # A population in SHARES coordinates: moment-match its draws mapped to theta.
+            draws = prior.theta_draws([code])[:, 0]
             mean[j], cov = draws.mean(axis=0), np.cov(draws, rowvar=False)
         elif "theta_mu" in prior.posterior:
             mu, spread = prior.draws("theta_mu"), prior.draws("theta_sd")
@@ -317,7 +322,8 @@ def fit(
     config = LawConfig.from_dict({**(config or LawConfig()).to_dict(), "law": law})
     data = prepare_law_data(fitted_runs, with_family_share=spec.needs_family_share)
     _check_design(spec, data)
-    config = config.resolved(data.log_loss, len(data.languages))  # what the config leaves to the table
+    # What the config leaves to the table.
+    config = config.resolved(data.log_loss, len(data.languages), data.log_params, data.total_tokens)
     if nuts_sampler == "numpyro" and chains > 1 and jax_started_with_fewer_devices(chains):
         # Chains run one after another in this process, and their floating point differs from
         # parallel chains: the same seed would give another posterior. Sample in a fresh
@@ -442,7 +448,10 @@ def _finish(result: Fit, *, warn: bool, allow_failed: bool) -> Fit:
             )
     failure = result.meta.get("failure")
     if failure and not allow_failed:
-        lacks = "; ".join(sorted(set((result.meta.get("not_identified") or {}).values())))
+        by_reason: dict[str, list[str]] = {}
+        for name, reason in (result.meta.get("not_identified") or {}).items():
+            by_reason.setdefault(reason, []).append(name)
+        lacks = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in sorted(by_reason.items()))
         raise FitFailedError(
             f"the {result.law} law fit did not converge at all: {failure}. "
             + (f"The run table lacks what the law needs: {lacks}. " if lacks else "")
@@ -681,11 +690,16 @@ class Fit:
                 raise ValueError(f"language {code!r} was not fitted and a single-language fit has no population to draw it from")
             if population is None:
                 mu, sd = self.draws("theta_mu"), self.draws("theta_sd")
-                corr = np.corrcoef(theta.mean(axis=0).T) if len(self.languages) > 2 else np.eye(len(THETA))
+                # The fitted languages' coordinates in the population's space (theta or shares).
+                fitted = self.draws("theta_shares") if "theta_shares" in self.posterior else theta
+                corr = np.corrcoef(fitted.mean(axis=0).T) if len(self.languages) > 2 else np.eye(len(THETA))
                 chol = np.linalg.cholesky(corr + 1e-9 * np.eye(len(THETA)))
                 population = (mu, sd, chol)
             mu, sd, chol = population
-            out[:, j] = mu + sd * (rng.standard_normal((self.n_draws, len(THETA))) @ chol.T)
+            draw = mu + sd * (rng.standard_normal((self.n_draws, len(THETA))) @ chol.T)
+            if "theta_shares" in self.posterior:
+                draw = theta_from_shares(np, draw, self.config.share_reference)
+            out[:, j] = draw
         return out
 
     def effect_draws(self, name: str, codes: list[str], random_seed: int | np.random.Generator | None = 0) -> np.ndarray:

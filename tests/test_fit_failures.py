@@ -100,7 +100,7 @@ def test_a_fit_that_did_not_mix_is_an_error_and_cannot_be_saved_or_decided_from(
     runs = _one_size_table()
     monkeypatch.setattr(scaling, "_failure", lambda d: "max r_hat 3e+16 (alpha[en]): the chains disagree or are stuck")
     with pytest.raises(
-        FitFailedError, match="did not converge at all.*lacks what the law needs: every row has the same model size"
+        FitFailedError, match="did not converge at all.*lacks what the law needs: alpha: every row has the same model size"
     ) as raised:
         bayes_atlas.fit(runs, law="chinchilla", draws=30, tune=30, chains=2, random_seed=0, progressbar=False, warn=False)
     failed = raised.value.fit

@@ -144,24 +144,27 @@ def test_table1_largest_models_split():
     assert mean.loc["bayes_atlas", "coverage90"] >= 0.8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limitation: on Goldfish the pooled law converges (r_hat 1.006) but extrapolates to each language's "
-    "largest data size worse than fitting each language alone (median error 10.2% vs 3.1%; 90% coverage 0.19 vs 0.86); "
-    "with a learnt correlation it predicts better (2.2%, 0.75) but does not converge (r_hat 1.62), measured 2026-11-28",
-)
 def test_goldfish_pooling(mirror):
-    """Goldfish, largest data size of every language held out: partial pooling vs each language alone."""
+    """Goldfish, largest data size of every language held out: partial pooling vs each language alone.
+
+    Measured 2026-12-01 (defaults: shares population, 4 x 2000 draws): pooled median error 2.86% vs
+    2.95%, CRPS 2.37 vs 3.70; 1-2 training runs 2.9% / 3.7% vs 8.3% / 8.3%; r_hat 1.0085, ESS 634.
+    """
     from bayes_atlas.calibration import goldfish_holdout
 
     table = goldfish_holdout()
     summary = table.attrs["summary"]
-    print("\n" + summary.round(3).to_string())
+    print("\n" + summary.round(4).to_string())
     print(table.attrs["diagnostics"])
-    assert table.attrs["diagnostics"]["partial"]["max_r_hat"] <= 1.05
+    diagnostics = table.attrs["diagnostics"]["partial"]
+    assert diagnostics["divergences"] == 0 and diagnostics["max_r_hat"] <= 1.01 and diagnostics["min_ess_bulk"] >= 400
     partial, alone = summary.loc[("partial", "all")], summary.loc[("none", "all")]
     assert partial["median_abs_error"] <= alone["median_abs_error"]
-    assert partial["coverage90"] >= 0.8
+    assert partial["crps"] < 0.8 * alone["crps"]
+    few = table[table["n_train"] <= 2]
+    few_error = few.groupby("pooling")["relative_error"].apply(lambda e: e.abs().median())
+    assert few_error["partial"] < 0.6 * few_error["none"]
+    assert partial["coverage90"] >= 0.85
 
 
 def _few_languages(k: int, seed: int = 0) -> bayes_atlas.RunTable:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from bayes_atlas.laws.design import MAX_TRANSFER_SOURCES, LawData, family_share, prepare_law_data
 from bayes_atlas.laws.finetune import HEAD_START_PARAMS
-from bayes_atlas.laws.forms import tau_from_bts
+from bayes_atlas.laws.forms import D_REF, N_REF, tau_from_bts
 from bayes_atlas.laws.registry import LAWS, get_law
 from bayes_atlas.laws.spec import CORE
 
@@ -39,6 +39,10 @@ __all__ = [
 ]
 
 THETA = CORE
+#: Population coordinates of ``LawConfig(population_space="shares")``: the law's log loss at the
+#: table's reference design (N_r, D_r), the log ratios of the parameter and data terms there to
+#: the floor, and the two exponents (:func:`theta_from_shares`).
+SHARES = ("log_L_ref", "log_param_over_floor", "alpha", "log_data_over_floor", "beta")
 #: Default prior centres relative to the table's median loss (LawConfig.table_centres).
 FLOOR_SHARE, PARAM_SHARE, DATA_SHARE = 0.7, 0.18, 0.22
 #: Fewest languages from which LawConfig(population_correlation=None) learns the population correlation.
@@ -126,6 +130,19 @@ class LawConfig:
         with a single language has no population: its five parameters get the prior directly.
     centered_min_rows
         Threshold of ``parameterization="auto"``.
+    population_space
+        Coordinates in which languages are drawn from the population. ``"amplitudes"``
+        (default): ``(log E, a, alpha, b, beta)`` themselves. ``"shares"``: :data:`SHARES`,
+        the log loss at the reference design ``share_reference`` and the log ratios of the
+        parameter and data terms there to the floor, plus the exponents
+        (:func:`theta_from_shares` maps them to ``theta``). Then how high a language's losses
+        are is one coordinate, independent of how they split between floor and terms, which an
+        independent population on ``(log E, a, b)`` cannot say (the three move together when
+        a language's losses are all higher). ``theta_mean`` stays in ``theta`` coordinates and
+        is mapped; ``theta_scale`` and ``theta_sd`` are read in :data:`SHARES` order.
+    share_reference
+        ``(N_r, D_r)`` of ``population_space="shares"``; ``None`` (default): the medians of
+        the fitted runs' parameters and total tokens.
     """
 
     law: str = "atlas"
@@ -162,12 +179,20 @@ class LawConfig:
     parameterization: str = "noncentered"
     centered_min_rows: int = 40
     pooling: str = "partial"
+    population_space: str = "amplitudes"
+    share_reference: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.law not in LAWS:
             raise ValueError(f"law must be one of {LAWS}, got {self.law!r}")
         if self.population_sd_prior not in ("gamma", "halfnormal"):
             raise ValueError(f"population_sd_prior must be 'gamma' or 'halfnormal', got {self.population_sd_prior!r}")
+        if self.population_space not in ("amplitudes", "shares"):
+            raise ValueError(f"population_space must be 'amplitudes' or 'shares', got {self.population_space!r}")
+        if self.share_reference is not None and not (
+            len(self.share_reference) == 2 and all(np.isfinite(v) and v > 0 for v in self.share_reference)
+        ):
+            raise ValueError(f"share_reference must be (parameters, tokens), both positive, got {self.share_reference!r}")
         if self.pooling not in ("partial", "none"):
             raise ValueError(f"pooling must be 'partial' or 'none', got {self.pooling!r}")
         if self.parameterization not in ("centered", "noncentered", "auto"):
@@ -204,10 +229,20 @@ class LawConfig:
             0.3,
         )
 
-    def resolved(self, log_loss: np.ndarray, n_languages: int) -> LawConfig:
+    def resolved(
+        self, log_loss: np.ndarray, n_languages: int, log_params: np.ndarray | None = None, total_tokens: np.ndarray | None = None
+    ) -> LawConfig:
         """This config with what it leaves to the table decided: ``theta_mean`` from the fitted
-        log losses, ``population_correlation`` from the number of languages."""
+        log losses, ``population_correlation`` from the number of languages, and (for
+        ``population_space="shares"``) ``share_reference`` from the runs' sizes."""
         out = self
+        if out.population_space == "shares" and out.share_reference is None:
+            if log_params is None or total_tokens is None:
+                raise ValueError("population_space='shares' needs the runs' sizes (log_params, total_tokens) to resolve")
+            out = replace(
+                out,
+                share_reference=(float(np.exp(np.median(log_params))), float(np.exp(np.median(np.log(total_tokens))))),
+            )
         if out.theta_mean is None:
             out = replace(out, theta_mean=self.table_centres(float(np.exp(np.median(log_loss)))))
         if out.population_correlation is None:
@@ -216,7 +251,7 @@ class LawConfig:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for name in ("theta_mean", "theta_scale", "theta_sd"):
+        for name in ("theta_mean", "theta_scale", "theta_sd", "share_reference"):
             out[name] = None if out[name] is None else [float(v) for v in out[name]]
         return out
 
@@ -227,10 +262,45 @@ class LawConfig:
         if unknown:
             raise ValueError(f"unknown LawConfig fields {sorted(unknown)}")
         values = dict(values)
-        for name in ("theta_mean", "theta_scale", "theta_sd"):
+        for name in ("theta_mean", "theta_scale", "theta_sd", "share_reference"):
             if values.get(name) is not None:
                 values[name] = tuple(float(v) for v in values[name])
         return cls(**values)
+
+
+def theta_from_shares(xp: Any, shares: Any, reference: tuple[float, float]) -> Any:
+    """Map :data:`SHARES` coordinates (last axis) to ``theta = (log E, a, alpha, b, beta)``.
+
+    With ``r_A``, ``r_B`` the log ratios of the parameter and data terms at the reference
+    design ``(N_r, D_r)`` to the floor, and ``L_r`` the loss there:
+    ``E = L_r / (1 + e^r_A + e^r_B)``, ``A N_r^-alpha = E e^r_A``, ``B D_r^-beta = E e^r_B``.
+    ``xp`` is numpy or ``pytensor.tensor``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> shares = np.array([np.log(3.0), np.log(0.5), 0.3, np.log(1.5), 0.3])
+    >>> theta = theta_from_shares(np, shares, (1e9, 1e10))  # the reference scales: a, b are the terms' logs
+    >>> np.round(np.exp(theta[[0, 1, 3]]), 6)
+    array([1. , 0.5, 1.5])
+    """
+    log_n, log_d = (float(np.log(v)) for v in reference)
+    log_l, r_a, alpha, r_b, beta = (shares[..., k] for k in range(len(SHARES)))
+    log_e = log_l - xp.log1p(xp.exp(r_a) + xp.exp(r_b))
+    a = log_e + r_a + alpha * (log_n - float(np.log(N_REF)))
+    b = log_e + r_b + beta * (log_d - float(np.log(D_REF)))
+    return xp.stack([log_e, a, alpha, b, beta], axis=-1)
+
+
+def shares_from_theta(theta: np.ndarray, reference: tuple[float, float]) -> np.ndarray:
+    """Inverse of :func:`theta_from_shares` (numpy)."""
+    theta = np.asarray(theta, dtype=float)
+    log_n, log_d = (float(np.log(v)) for v in reference)
+    log_e, a, alpha, b, beta = (theta[..., k] for k in range(len(THETA)))
+    term_a = a - alpha * (log_n - float(np.log(N_REF)))
+    term_b = b - beta * (log_d - float(np.log(D_REF)))
+    log_l = np.logaddexp(np.logaddexp(log_e, term_a), term_b)
+    return np.stack([log_l, term_a - log_e, alpha, term_b - log_e, beta], axis=-1)
 
 
 def _pooled_effect(name: str, mean: float, scale: float, spread: float, n_languages: int):  # noqa: ANN202
@@ -250,8 +320,8 @@ def _pooled_effect(name: str, mean: float, scale: float, spread: float, n_langua
     return pm.Deterministic(name, centre + sd * z, dims="language")
 
 
-def _population_sd_dist(config: LawConfig, name: str | None = None):  # noqa: ANN202
-    """Prior of the five population spreads: an unregistered ``.dist`` (``name=None``) or a variable with dim ``parameter``."""
+def _population_sd_dist(config: LawConfig, name: str | None = None, dim: str = "parameter"):  # noqa: ANN202
+    """Prior of the five population spreads: an unregistered ``.dist`` (``name=None``) or a variable with dim ``dim``."""
     import pymc as pm
 
     scale = np.asarray(config.theta_sd)
@@ -264,7 +334,7 @@ def _population_sd_dist(config: LawConfig, name: str | None = None):  # noqa: AN
         family, params = pm.HalfNormal, {"sigma": scale}
     if name is None:
         return family.dist(**params, shape=len(THETA))
-    return family(name, **params, dims="parameter")
+    return family(name, **params, dims=dim)
 
 
 def build_law_model(
@@ -302,8 +372,16 @@ def build_law_model(
     import pymc as pm
     import pytensor.tensor as pt
 
-    config = config.resolved(data.log_loss, len(data.languages))
+    config = config.resolved(data.log_loss, len(data.languages), data.log_params, data.total_tokens)
     coords = {"language": list(data.languages), "parameter": list(THETA), "run": np.arange(data.n_rows)}
+    shares = config.population_space == "shares" and theta_prior is None
+    # The population's coordinates: theta itself, or SHARES (mapped to theta below).
+    space = "share" if shares else "parameter"
+    if shares:
+        coords["share"] = list(SHARES)
+        centre = shares_from_theta(np.asarray(config.theta_mean), config.share_reference)
+    else:
+        centre = np.asarray(config.theta_mean)
     if get_law(config.law).uses_transfer and data.pairs:
         coords["pair"] = [f"{s}->{t}" for t, s in data.pairs]
     with pm.Model(coords=coords) as model:
@@ -311,25 +389,22 @@ def build_law_model(
         if theta_prior is not None:
             prior_mean, prior_chol = (np.asarray(v, dtype=float) for v in theta_prior)
             z = pm.Normal("theta_z", 0.0, 1.0, dims=("language", "parameter"))
-            theta = pm.Deterministic(
-                "theta", prior_mean + (prior_chol * z[:, None, :]).sum(axis=-1), dims=("language", "parameter")
-            )
+            population = prior_mean + (prior_chol * z[:, None, :]).sum(axis=-1)
             if n_languages > 1:
-                pm.Deterministic("theta_mu", theta.mean(axis=0), dims="parameter")
-                pm.Deterministic("theta_sd", theta.std(axis=0), dims="parameter")
+                pm.Deterministic("theta_mu", population.mean(axis=0), dims="parameter")
+                pm.Deterministic("theta_sd", population.std(axis=0), dims="parameter")
         elif n_languages == 1 or config.pooling == "none":
             # No population to learn from (one language, or pooling switched off): the prior
             # of each language's parameters is the population prior with the population
             # spread folded in.
             scale = np.sqrt(np.asarray(config.theta_scale) ** 2 + np.asarray(config.theta_sd) ** 2)
             if n_languages == 1:
-                theta_row = pm.Normal("theta_single", np.asarray(config.theta_mean), scale, dims="parameter")
-                theta = pm.Deterministic("theta", theta_row[None, :], dims=("language", "parameter"))
+                population = pm.Normal("theta_single", centre, scale, dims=space)[None, :]
             else:
-                z = pm.Normal("theta_z", 0.0, 1.0, dims=("language", "parameter"))
-                theta = pm.Deterministic("theta", np.asarray(config.theta_mean) + scale * z, dims=("language", "parameter"))
+                z = pm.Normal("theta_z", 0.0, 1.0, dims=("language", space))
+                population = centre + scale * z
         else:
-            mu = pm.Normal("theta_mu", np.asarray(config.theta_mean), np.asarray(config.theta_scale), dims="parameter")
+            mu = pm.Normal("theta_mu", centre, np.asarray(config.theta_scale), dims=space)
             if config.population_correlation:
                 chol, _, _ = pm.LKJCholeskyCov(
                     "theta_cov",
@@ -339,27 +414,41 @@ def build_law_model(
                     compute_corr=True,
                     store_in_trace=False,
                 )
-                pm.Deterministic("theta_sd", pt.sqrt(pt.diag(chol @ chol.T)), dims="parameter")
+                pm.Deterministic("theta_sd", pt.sqrt(pt.diag(chol @ chol.T)), dims=space)
             else:
-                spread = _population_sd_dist(config, "theta_sd")
+                spread = _population_sd_dist(config, "theta_sd", space)
                 chol = pt.diag(spread)
             if config.parameterization == "auto":
                 rows_per_language = np.bincount(data.language_index, minlength=n_languages)
                 centered_mask = rows_per_language >= config.centered_min_rows
             else:
                 centered_mask = np.full(n_languages, config.parameterization == "centered")
-            theta = pt.zeros((n_languages, len(THETA)))
+            population = pt.zeros((n_languages, len(THETA)))
             centered_idx = np.flatnonzero(centered_mask)
             noncentered_idx = np.flatnonzero(~centered_mask)
             if centered_idx.size:
                 model.add_coord("language_centered", [data.languages[i] for i in centered_idx])
-                theta_c = pm.MvNormal("theta_centered", mu=mu, chol=chol, dims=("language_centered", "parameter"))
-                theta = pt.set_subtensor(theta[centered_idx], theta_c)
+                theta_c = pm.MvNormal("theta_centered", mu=mu, chol=chol, dims=("language_centered", space))
+                population = pt.set_subtensor(population[centered_idx], theta_c)
             if noncentered_idx.size:
                 model.add_coord("language_noncentered", [data.languages[i] for i in noncentered_idx])
-                z = pm.Normal("theta_z", 0.0, 1.0, dims=("language_noncentered", "parameter"))
-                theta = pt.set_subtensor(theta[noncentered_idx], mu + z @ chol.T)
-            theta = pm.Deterministic("theta", theta, dims=("language", "parameter"))
+                if shares:
+                    # The level is pinned by any run, even one: non-centred, each language's
+                    # z of the level would move with the population mean and spread (measured
+                    # on the emulated study: ESS 51 for theta_mu[log_L_ref]). The Cholesky factor
+                    # is lower triangular, so the level alone can be centred and the other four
+                    # coordinates stay non-centred given it: the same distribution.
+                    model.add_coord("share_rest", list(SHARES[1:]))
+                    level = pm.Normal("theta_level", mu[0], chol[0, 0], dims="language_noncentered")
+                    z_rest = pm.Normal("theta_z", 0.0, 1.0, dims=("language_noncentered", "share_rest"))
+                    z = pt.concatenate([((level - mu[0]) / chol[0, 0])[:, None], z_rest], axis=1)
+                else:
+                    z = pm.Normal("theta_z", 0.0, 1.0, dims=("language_noncentered", space))
+                population = pt.set_subtensor(population[noncentered_idx], mu + z @ chol.T)
+        if shares:
+            pm.Deterministic("theta_shares", population, dims=("language", "share"))
+            population = theta_from_shares(pt, population, config.share_reference)
+        theta = pm.Deterministic("theta", population, dims=("language", "parameter"))
         pm.Deterministic("E", pt.exp(theta[:, 0]), dims="language")
         for k, name in enumerate(THETA[1:], start=1):
             pm.Deterministic(name, theta[:, k], dims="language")
