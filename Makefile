@@ -26,8 +26,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check bayes_atlas tests benchmarks
 	$(VENV)/bin/ruff format --check bayes_atlas tests benchmarks
 
+# Two pytest processes, one test file each at a time (--dist loadfile keeps a file's module
+# fixtures, the short fits, in one process): 10.3 min instead of 13.9 on 2 cores (2026-12-01).
+PYTEST_WORKERS ?= 2
+
 test: lint
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-slow: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -m slow

@@ -776,8 +776,18 @@ class RunTable:
         return RunTable(self.frame.loc[mask].reset_index(drop=True), self.loss_unit, self.kind, dict(self.meta))
 
     def data_hash(self) -> str:
-        """SHA-256 of the validated table's content (for save/load checks)."""
-        payload = pd.util.hash_pandas_object(self.frame, index=False).to_numpy().tobytes()
+        """SHA-256 of the validated table's content (for save/load checks).
+
+        Numbers enter at 10 significant digits: the same runs simulated or parsed on another
+        machine can differ in their last bits (vectorised ``exp`` and ``log``; measured: the
+        emulated study's losses moved by one unit in the last place between two CPUs), and the
+        hash identifies the runs, not the machine.
+        """
+        canonical = self.frame.copy()
+        for name in canonical.columns:
+            if pd.api.types.is_float_dtype(canonical[name].dtype):
+                canonical[name] = [format(value, ".10g") for value in canonical[name].to_numpy()]
+        payload = pd.util.hash_pandas_object(canonical, index=False).to_numpy().tobytes()
         header = ",".join(self.frame.columns) + self.loss_unit + self.kind
         return hashlib.sha256(header.encode() + payload).hexdigest()
 

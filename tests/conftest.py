@@ -34,6 +34,54 @@ def study():
 
 
 @pytest.fixture(scope="session")
+def mono_runs(study):
+    """The emulated study's monolingual runs of en, fr and sw (the law tests' small table)."""
+    runs, _ = study
+    keep = (runs.frame["design"] == "monolingual") & runs.frame["language"].isin(["en", "fr", "sw"])
+    return runs.subset(keep.to_numpy())
+
+
+@pytest.fixture(scope="session")
+def small_chinchilla_fit(mono_runs):
+    """A short chinchilla fit of ``mono_runs`` (test_scaling, test_datatree). Read-only."""
+    import bayes_atlas
+
+    return bayes_atlas.fit(
+        mono_runs, law="chinchilla", draws=200, tune=300, chains=2, random_seed=1, progressbar=False, warn=False
+    )
+
+
+@pytest.fixture(scope="session")
+def dcsl_smoke_fit(mono_runs):
+    """A smoke dcsl fit of ``mono_runs`` (test_scaling, test_datatree). Read-only.
+
+    120 draws: sw's repeated-data rows make a and alpha mix slowly (r_hat ~1.9 measured at
+    this size), so it is allowed to fail; whoever saves it accepts that on a copy.
+    """
+    import bayes_atlas
+
+    return bayes_atlas.fit(
+        mono_runs, law="dcsl", draws=120, tune=200, chains=2, random_seed=7, progressbar=False, warn=False, allow_failed=True
+    )
+
+
+@pytest.fixture(scope="session")
+def per_sequence_fit(mono_runs):
+    """``mono_runs`` with per-sequence losses at very different scales per language (bits per
+    sequence: en x40, fr x90, sw x150) and a short chinchilla fit of them, shared by
+    test_scaling and test_law_contract (one fit instead of two). Returns ``(frame, runs, fit)``:
+    the user's frame, its RunTable and the fit. Read-only: tests must not change them."""
+    import bayes_atlas
+    from bayes_atlas.runs import RunTable
+
+    frame = mono_runs.frame.copy()
+    frame["loss"] = frame["loss"] * frame["language"].map({"en": 40.0, "fr": 90.0, "sw": 150.0})
+    runs = RunTable.from_frame(frame, loss_unit="bits/sequence")
+    fit = bayes_atlas.fit(runs, law="chinchilla", draws=150, tune=200, chains=2, random_seed=5, progressbar=False, warn=False)
+    return frame, runs, fit
+
+
+@pytest.fixture(scope="session")
 def project_root() -> Path:
     return REPO
 

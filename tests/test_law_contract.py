@@ -167,26 +167,11 @@ def test_every_law_is_registered_everywhere():
         LawConfig(law="kaplan")
 
 
-def test_per_sequence_fits_predict_on_the_users_scale_and_check_on_the_fitted_one(study):
+def test_per_sequence_fits_predict_on_the_users_scale_and_check_on_the_fitted_one(per_sequence_fit):
     # Per-sequence losses are rescaled per language for the fit: predictions come back on the
     # user's scale, the DataTree's posterior predictive stays on the scale of its observed data.
-    from bayes_atlas.runs import RunTable
-
-    runs = _table(study, "chinchilla")
-    frame = runs.frame.copy()
-    frame["loss"] = frame["loss"] * frame["language"].map(dict(zip(runs.languages, (40.0, 90.0, 150.0, 60.0), strict=False)))
-    per_sequence = RunTable.from_frame(frame, loss_unit="bits/sequence")
-    fit = bayes_atlas.fit(
-        per_sequence,
-        law="chinchilla",
-        draws=100,
-        tune=100,
-        chains=2,
-        random_seed=0,
-        progressbar=False,
-        warn=False,
-        allow_failed=True,
-    )
+    # The fit (conftest) is test_scaling's: chinchilla on three languages' bits per sequence.
+    _, per_sequence, fit = per_sequence_fit
     scale = np.array([fit.meta["loss_scale"][c] for c in per_sequence.frame["language"]])
     data = fit.training_data
     fitted_scale = np.exp(fit.mean_log_loss(data, fit.row_parameters(data)))

@@ -14,13 +14,6 @@ from bayes_atlas.scaling import EMULATED_DESIGNS, Fit, FitInputError
 
 
 @pytest.fixture(scope="module")
-def mono_runs(study):
-    runs, _ = study
-    keep = (runs.frame["design"] == "monolingual") & runs.frame["language"].isin(["en", "fr", "sw"])
-    return runs.subset(keep.to_numpy())
-
-
-@pytest.fixture(scope="module")
 def bilingual_runs(study):
     runs, _ = study
     frame = runs.frame
@@ -29,10 +22,9 @@ def bilingual_runs(study):
 
 
 @pytest.fixture(scope="module")
-def small_fit(mono_runs):
-    return bayes_atlas.fit(
-        mono_runs, law="chinchilla", draws=200, tune=300, chains=2, random_seed=1, progressbar=False, warn=False
-    )
+def small_fit(small_chinchilla_fit):
+    """conftest's short chinchilla fit of ``mono_runs`` (test_datatree uses it too)."""
+    return small_chinchilla_fit
 
 
 def test_prepare_law_data_picks_transfer_sources(bilingual_runs):
@@ -232,14 +224,11 @@ def test_curse_law_rejects_rows_without_target_tokens(study):
         bayes_atlas.fit(broken, law="curse")
 
 
-def test_per_sequence_losses_are_rescaled_per_language(mono_runs):
-    # The same runs in "bits per sequence" at very different scales per language: the fit
-    # rescales each language and predicts back on the original scale.
-    frame = mono_runs.frame.copy()
-    scale = frame["language"].map({"en": 40.0, "fr": 90.0, "sw": 150.0})
-    frame["loss"] = frame["loss"] * scale
-    runs = RunTable.from_frame(frame, loss_unit="bits/sequence")
-    result = bayes_atlas.fit(runs, law="chinchilla", draws=150, tune=200, chains=2, random_seed=5, progressbar=False, warn=False)
+def test_per_sequence_losses_are_rescaled_per_language(per_sequence_fit):
+    # The same runs in "bits per sequence" at very different scales per language (conftest:
+    # en x40, fr x90, sw x150): the fit rescales each language and predicts back on the
+    # original scale.
+    frame, runs, result = per_sequence_fit
     assert set(result.meta["loss_scale"]) == {"en", "fr", "sw"}
     # The anchor is each language's smallest-compute run, a design point every language shares.
     english = frame[frame["language"] == "en"]
@@ -263,12 +252,10 @@ def test_unpooled_fit_has_no_population(mono_runs):
         LawConfig(pooling="some")
 
 
-def test_dcsl_and_msl_laws_fit_and_predict(mono_runs, bilingual_runs):
-    # A smoke fit of 120 draws: sw's repeated-data rows make a and alpha mix slowly (r_hat ~2 at
-    # this size), so the test accepts it and checks the predictions only.
-    dcsl = bayes_atlas.fit(
-        mono_runs, law="dcsl", draws=120, tune=200, chains=2, random_seed=7, progressbar=False, warn=False, allow_failed=True
-    )
+def test_dcsl_and_msl_laws_fit_and_predict(mono_runs, bilingual_runs, dcsl_smoke_fit):
+    # A smoke fit of 120 draws (conftest): sw's repeated-data rows make a and alpha mix slowly
+    # (r_hat ~2 at this size), so the test accepts it and checks the predictions only.
+    dcsl = dcsl_smoke_fit
     predicted = dcsl.predict(mono_runs, noise=False).median(("chain", "draw")).values
     assert np.median(np.abs(predicted / mono_runs.frame["loss"].to_numpy() - 1)) < 0.03
     msl = bayes_atlas.fit(bilingual_runs, law="msl", draws=120, tune=200, chains=2, random_seed=8, progressbar=False, warn=False)
