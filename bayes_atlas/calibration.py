@@ -61,11 +61,32 @@ def _goldfish_config() -> Any:
     )
 
 
-def _fit_training(runs: Any, law: str, config: Any, sampler: dict[str, Any], init: str = "jitter") -> Any:
+def _goldfish_suite_config() -> Any:
+    """Goldfish's config in :func:`suite`: an independent population on ``(log E, a, alpha, b, beta)``.
+
+    :func:`_goldfish_config` (the shares space, correlated) is the one whose pooling pays, at
+    2000 draws; at the suite's 500 + 500 one of its four fits did not mix (max r_hat 1.54 on
+    ckb's b; 2026-12-01), and the suite's Goldfish rows in the README were measured with this one.
+    """
+    from bayes_atlas.models.law import LawConfig
+
+    return LawConfig.from_dict(
+        {
+            **_goldfish_config().to_dict(),
+            "theta_sd": (0.3, 0.5, 0.03, 0.5, 0.1),
+            "population_correlation": False,
+            "population_space": "amplitudes",
+        }
+    )
+
+
+def _fit_training(
+    runs: Any, law: str, config: Any, sampler: dict[str, Any], init: str = "jitter", allow_failed: bool = False
+) -> Any:
     """The law fitted to ``runs`` (the training rows) without convergence warnings: callers report diagnostics."""
     from bayes_atlas.scaling import fit
 
-    return fit(runs, law=law, config=config, warn=False, init=init, **sampler)
+    return fit(runs, law=law, config=config, warn=False, init=init, allow_failed=allow_failed, **sampler)
 
 
 def _fit_and_score(
@@ -475,7 +496,7 @@ SUITE_TABLES: dict[str, _SuiteTable] = {
         _goldfish_runs,
         "chinchilla",
         "csl",
-        _goldfish_config,
+        _goldfish_suite_config,
         multilingual=True,
         init="z",
         note="Goldfish, 166 languages, bits per sentence, partial pooling",
@@ -658,7 +679,9 @@ def _suite_fit(
     compute = _compute(runs)
     config = spec.config() if spec.config is not None else None
     started = time.perf_counter()
-    result = _fit_training(runs.subset(train), spec.law, config, sampler, spec.init)
+    # A fit whose chains did not mix is scored and reported (diagnostics["failure"]), not
+    # raised: one split must not end a suite of many fits.
+    result = _fit_training(runs.subset(train), spec.law, config, sampler, spec.init, allow_failed=True)
     fit_seconds = time.perf_counter() - started
     rows, notes = [], {}
     for split, test in tests.items():
@@ -671,7 +694,12 @@ def _suite_fit(
             frame["split"] = split
             frame["compute"] = compute[test]
             rows.append(frame)
-    diagnostics = {**result.diagnostics.to_dict(), "fit_seconds": fit_seconds, "n_train": int(train.sum())}
+    diagnostics = {
+        **result.diagnostics.to_dict(),
+        "fit_seconds": fit_seconds,
+        "n_train": int(train.sum()),
+        "failure": result.meta.get("failure", "") if result.failed else "",
+    }
     return {"rows": pd.concat(rows, ignore_index=True), "diagnostics": diagnostics, "point_notes": notes}
 
 
@@ -869,6 +897,7 @@ def suite(
                 f"calibrate {task.kwargs['table']}/{task.kwargs['fit_key']} ({done[0]}/{len(tasks)}): "
                 f"{d['n_train']} training rows, held out {n_test}; fit {d['fit_seconds']:.0f} s, "
                 f"max r_hat {d['max_r_hat']:.3f}, {d['divergences']} divergences"
+                + (f"; DID NOT CONVERGE, scored anyway ({d['failure']})" if d["failure"] else "")
             )
 
     if progress is not None:

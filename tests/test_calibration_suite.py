@@ -50,8 +50,11 @@ def brute_scores(draws: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
 class KnownDraws:
     """A stand-in for a fitted law: ``predict`` returns fixed draws for the rows asked (by run id)."""
 
+    failed = False
+
     def __init__(self, draws: pd.DataFrame) -> None:
         self.table = draws  # columns = run ids, rows = draws
+        self.meta: dict = {}
         self.diagnostics = type("D", (), {"to_dict": staticmethod(lambda: {"divergences": 0, "max_r_hat": 1.0})})()
 
     def predict(self, runs, random_seed=0):  # noqa: ANN001, ARG002
@@ -118,6 +121,28 @@ def test_suite_on_known_draws_matches_brute_force(monkeypatch):
         assert row["point_median_abs_error"] == pytest.approx(point["relative_error"].abs().median())
     payload = json.dumps(result.to_dict(), allow_nan=False)  # strict JSON: NaN written as null
     assert strict_loads(payload)["summary"][0]["point_coverage50"] is None
+
+
+def test_a_fit_that_did_not_mix_is_scored_and_reported_not_raised(monkeypatch):
+    # Measured: one Goldfish fit of a 4-fit suite stopped at max r_hat 1.54 and the whole
+    # suite raised, losing the other fits.
+    from bayes_atlas.errors import FitFailedError
+
+    runs = datasets.misfitting_openlm()
+    fake = KnownDraws(known_draws(runs))
+    fake.failed, fake.meta = True, {"failure": "max r_hat 1.54 (theta[ckb,b])"}
+
+    def fit_training(*args, allow_failed=False, **kwargs):  # noqa: ANN001, ANN002, ANN003, ARG001
+        if not allow_failed:
+            raise FitFailedError("did not converge at all")
+        return fake
+
+    monkeypatch.setattr(calibration, "_fit_training", fit_training)
+    messages: list[str] = []
+    result = suite(("misfitting",), splits=("random",), random_seed=5, progress=messages.append)
+    assert result.diagnostics.loc[0, "failure"] == "max r_hat 1.54 (theta[ckb,b])"
+    assert any("DID NOT CONVERGE, scored anyway (max r_hat 1.54" in message for message in messages)
+    assert result.summary.loc[0, "n_test"] > 0 and np.isfinite(result.summary.loc[0, "coverage90"])
 
 
 def test_suite_tiny_real_fit_scores_are_finite():
