@@ -945,6 +945,8 @@ class Fit:
             stored = json_attr(tree, "config")
             # Files written before the spread prior was a setting were fitted with half-normals.
             stored.setdefault("population_sd_prior", "halfnormal")
+            # ... and before the population space was a setting, in amplitudes (log E, a, alpha, b, beta).
+            stored.setdefault("population_space", "amplitudes")
             config = LawConfig.from_dict(stored)
         except (TypeError, ValueError) as error:
             raise PosteriorFileError(f"{source}: incompatible law config ({error}); refit and save again") from error
