@@ -781,7 +781,8 @@ class RunTable:
         Numbers enter at 10 significant digits: the same runs simulated or parsed on another
         machine can differ in their last bits (vectorised ``exp`` and ``log``; measured: the
         emulated study's losses moved by one unit in the last place between two CPUs), and the
-        hash identifies the runs, not the machine.
+        hash identifies the runs, not the machine (almost always: a value within one unit in the
+        last place of a 10-digit rounding boundary, about 1e-6 per value, can still flip it).
         """
         canonical = self.frame.copy()
         for name in canonical.columns:

@@ -99,7 +99,8 @@ def _prior_dominated(result: Fit) -> dict[str, str]:
     if "theta_mu" in result.posterior and result.config.pooling == "partial" and len(result.languages) > 1:
         posterior_sd, prior_sd = result.draws("theta_mu").std(axis=0), scale
     elif len(result.languages) == 1:
-        posterior_sd, prior_sd = result.draws("theta")[:, 0].std(axis=0), np.hypot(scale, np.asarray(config.theta_sd))
+        own = "theta_shares" if "theta_shares" in result.posterior else "theta"  # the coordinates of the prior
+        posterior_sd, prior_sd = result.draws(own)[:, 0].std(axis=0), np.hypot(scale, np.asarray(config.theta_sd))
     else:
         posterior_sd, prior_sd = None, None
     if posterior_sd is not None:

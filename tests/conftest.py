@@ -14,6 +14,10 @@ MIRROR = (REPO.parent / "shared" / "external").resolve()
 os.environ.setdefault("BAYES_ATLAS_DATA_MIRROR", str(MIRROR))
 os.environ.setdefault("BAYES_ATLAS_CACHE", str(REPO / ".cache"))
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(REPO / ".cache" / "jax"))
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # One compile cache per pytest-xdist worker: without a size limit JAX writes cache entries
+    # unlocked, so a worker could read the other's half-written entry.
+    os.environ["JAX_COMPILATION_CACHE_DIR"] += f"-{os.environ['PYTEST_XDIST_WORKER']}"
 
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
 settings.load_profile("ci")

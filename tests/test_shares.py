@@ -75,6 +75,8 @@ def test_the_default_space_is_shares_where_the_population_is_learnt():
     assert many.share_reference == pytest.approx((1e9, 4e10)) and few.share_reference is None
     chosen = LawConfig(population_space="amplitudes").resolved(log_loss, 50, log_params, tokens)
     assert chosen.population_space == "amplitudes"
+    # Unpooled fits keep their independent per-language priors where they were measured.
+    assert LawConfig(pooling="none").resolved(log_loss, 50, log_params, tokens).population_space == "amplitudes"
 
 
 def _three_languages() -> bayes_atlas.RunTable:

@@ -132,8 +132,8 @@ class LawConfig:
         Threshold of ``parameterization="auto"``.
     population_space
         Coordinates in which languages are drawn from the population. ``None`` (default):
-        ``"shares"`` from :data:`CORRELATION_MIN_LANGUAGES` languages up, where the population
-        is learnt, else ``"amplitudes"``. ``"amplitudes"``: ``(log E, a, alpha, b, beta)``
+        ``"shares"`` for a partially pooled fit of :data:`CORRELATION_MIN_LANGUAGES` languages
+        or more, else ``"amplitudes"``. ``"amplitudes"``: ``(log E, a, alpha, b, beta)``
         themselves. ``"shares"``: :data:`SHARES`,
         the log loss at the reference design ``share_reference`` and the log ratios of the
         parameter and data terms there to the floor, plus the exponents
@@ -252,8 +252,8 @@ class LawConfig:
         sizes."""
         out = self
         if out.population_space is None:
-            many = n_languages >= CORRELATION_MIN_LANGUAGES
-            out = replace(out, population_space="shares" if many else "amplitudes")
+            pooled = out.pooling == "partial" and n_languages >= CORRELATION_MIN_LANGUAGES
+            out = replace(out, population_space="shares" if pooled else "amplitudes")
         if out.population_space == "shares" and out.share_reference is None:
             if log_params is None or total_tokens is None:
                 raise ValueError("population_space='shares' needs the runs' sizes (log_params, total_tokens) to resolve")
