@@ -99,12 +99,13 @@ def _prior_dominated(result: Fit) -> dict[str, str]:
     if "theta_mu" in result.posterior and result.config.pooling == "partial" and len(result.languages) > 1:
         posterior_sd, prior_sd = result.draws("theta_mu").std(axis=0), scale
     elif len(result.languages) == 1:
-        own = "theta_shares" if "theta_shares" in result.posterior else "theta"  # the coordinates of the prior
-        posterior_sd, prior_sd = result.draws(own)[:, 0].std(axis=0), np.hypot(scale, np.asarray(config.theta_sd))
+        # In the coordinates its prior is in.
+        own = result.draws("theta_shares" if result.in_shares else "theta")[:, 0]
+        posterior_sd, prior_sd = own.std(axis=0), np.hypot(scale, np.asarray(config.theta_sd))
     else:
         posterior_sd, prior_sd = None, None
     if posterior_sd is not None:
-        names = SHARES if "theta_shares" in result.posterior else THETA
+        names = SHARES if result.in_shares else THETA
         for k, name in enumerate(names):
             if posterior_sd[k] >= PRIOR_DOMINATED_SHARE * prior_sd[k]:
                 label = {"log_E": "E"}.get(name, name)
@@ -173,7 +174,7 @@ def _theta_prior(codes: list[str], prior: Fit) -> tuple[np.ndarray, np.ndarray]:
         if code in position:
             draws = theta[:, position[code]]
             mean[j], cov = draws.mean(axis=0), np.cov(draws, rowvar=False)
-        elif "theta_shares" in prior.posterior:
+        elif prior.in_shares:
             # A population in SHARES coordinates: moment-match its draws mapped to theta.
             draws = prior.theta_draws([code])[:, 0]
             mean[j], cov = draws.mean(axis=0), np.cov(draws, rowvar=False)
@@ -397,8 +398,8 @@ def fit(
         "data_hash": runs.data_hash(),
         "n_rows": len(runs),
         "loss_unit": runs.loss_unit,
-        "log_params_range": [float(data.log_params.min()), float(data.log_params.max())],
-        "log_tokens_range": [float(np.log(data.total_tokens).min()), float(np.log(data.total_tokens).max())],
+        "log_params_range": _log_range(data.log_params),
+        "log_tokens_range": _log_range(np.log(data.total_tokens)),
         "log_compute_range": _log_range(np.log(6.0) + data.log_params + np.log(data.total_tokens)),
         "pairs": [list(p) for p in data.pairs],
         "transfer_prior": (
@@ -604,6 +605,12 @@ class Fit:
         return get_law(self.law)
 
     @property
+    def in_shares(self) -> bool:
+        """True when the languages were drawn from their population in :data:`SHARES` coordinates
+        (``LawConfig.population_space="shares"`` without ``theta_prior``): ``theta_shares`` holds them."""
+        return "theta_shares" in self.posterior
+
+    @property
     def failed(self) -> bool:
         """True when the chains did not mix at all and nobody accepted that (:meth:`accept_failure`)."""
         return bool(self.meta.get("failure")) and not self.meta.get("failure_accepted", False)
@@ -692,13 +699,13 @@ class Fit:
             if population is None:
                 mu, sd = self.draws("theta_mu"), self.draws("theta_sd")
                 # The fitted languages' coordinates in the population's space (theta or shares).
-                fitted = self.draws("theta_shares") if "theta_shares" in self.posterior else theta
+                fitted = self.draws("theta_shares") if self.in_shares else theta
                 corr = np.corrcoef(fitted.mean(axis=0).T) if len(self.languages) > 2 else np.eye(len(THETA))
                 chol = np.linalg.cholesky(corr + 1e-9 * np.eye(len(THETA)))
                 population = (mu, sd, chol)
             mu, sd, chol = population
             draw = mu + sd * (rng.standard_normal((self.n_draws, len(THETA))) @ chol.T)
-            if "theta_shares" in self.posterior:
+            if self.in_shares:
                 draw = theta_from_shares(np, draw, self.config.share_reference)
             out[:, j] = draw
         return out
