@@ -33,6 +33,7 @@ from bayes_atlas.runs import RunTable
 
 __all__ = [
     "MEASURED_LANGUAGES",
+    "PUBLIC_POOL_GROUPS",
     "capacity_mixtures",
     "chinchilla_epoch",
     "crossover_compute_fits",
@@ -47,6 +48,7 @@ __all__ = [
     "porian_isoflop",
     "provenance",
     "public_compute_optima",
+    "public_pool",
     "r2_table",
     "regmix",
     "table_c1_checks",
@@ -383,3 +385,80 @@ def porian_isoflop() -> RunTable:
         },
     )
     return table
+
+
+#: The corpora of :func:`public_pool`: group name -> (loader, what it is).
+PUBLIC_POOL_GROUPS = {
+    "massivetext_chinchilla": "Hoffmann et al. 2022 runs digitised by Epoch AI (MassiveText, nats/token)",
+    "c4_datablations": "Muennighoff et al. 2023, the single-epoch runs (C4 validation, GPT-2 tokenizer)",
+    "c4_openlm": "Li et al. 2025 open_lm runs, best learning rate per (N, D) (C4 evaluation)",
+    "refinedweb_porian": "Porian et al. 2024 IsoFLOP runs on RefinedWeb (GPT-NeoX tokenizer)",
+    "openwebtext2_porian": "Porian et al. 2024 IsoFLOP runs on OpenWebText2 (GPT-NeoX tokenizer)",
+}
+
+
+def public_pool() -> RunTable:
+    """The public English run tables pooled, one group per (table, corpus).
+
+    Five groups (:data:`PUBLIC_POOL_GROUPS`), as ``kind="domain"`` with the group name as
+    ``language``: Epoch's 245 Chinchilla runs, the 41 single-epoch runs of datablations
+    (repeated-data runs are left out: on total tokens the Chinchilla law cannot describe them),
+    Li et al.'s 81 open_lm runs and Porian et al.'s 2 x 88 IsoFLOP runs. Every loss is a
+    final validation loss in nats per token, but on a different evaluation set and tokenizer:
+    a fit gives each group its own loss level (in ``LawConfig(population_space="shares")`` the
+    level is a coordinate of its own, so the groups still share how the loss splits between
+    floor and terms and the exponents). Goldfish is not in the pool: its runs grow model and
+    data together at up to 125M parameters (the exponents are not separately identified there)
+    and its losses are per sentence.
+
+    Returns
+    -------
+    RunTable
+        Columns ``run_id``, ``language`` (the group), ``params``, ``loss`` (nats/token),
+        ``tokens_<group>`` (training tokens, one epoch), ``table`` (the source loader).
+        Needs the mirror or network for Epoch's and datablations' files.
+
+    Examples
+    --------
+    >>> runs = public_pool()  # doctest: +SKIP
+    >>> runs.frame.groupby("language").size().to_dict()  # doctest: +SKIP
+    {'c4_datablations': 41, 'c4_openlm': 81, 'massivetext_chinchilla': 245, 'openwebtext2_porian': 88, 'refinedweb_porian': 88}
+    """
+    parts = []
+
+    def add(group: str, table: str, frame: pd.DataFrame, tokens: pd.Series) -> None:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "run_id": f"{group}/" + frame["run_id"].astype(str),
+                    "language": group,
+                    "params": frame["params"].to_numpy(dtype=float),
+                    "loss": frame["loss"].to_numpy(dtype=float),
+                    "tokens": tokens.to_numpy(dtype=float),
+                    "table": table,
+                }
+            )
+        )
+
+    epoch = chinchilla_epoch().frame
+    add("massivetext_chinchilla", "chinchilla_epoch", epoch, epoch["tokens_en"])
+    blations = datablations().frame
+    single = blations[(blations["epochs"] <= 1.0 + 1e-9) & ~blations["diverged"].astype(bool)]
+    add("c4_datablations", "datablations", single, single["tokens_en"])
+    openlm = misfitting_openlm().frame
+    add("c4_openlm", "misfitting_openlm", openlm, openlm["tokens_en"])
+    porian = porian_isoflop().frame
+    for domain in ("refinedweb", "openwebtext2"):
+        rows = porian[porian["language"] == domain]
+        add(f"{domain}_porian", "porian_isoflop", rows, rows[f"tokens_{domain}"])
+    frame = pd.concat(parts, ignore_index=True)
+    for group in PUBLIC_POOL_GROUPS:
+        frame[f"tokens_{group}"] = np.where(frame["language"] == group, frame["tokens"], 0.0)
+    return RunTable.from_frame(
+        frame.drop(columns="tokens"),
+        kind="domain",
+        meta={
+            "dataset": "public English run tables pooled: " + "; ".join(f"{k}: {v}" for k, v in PUBLIC_POOL_GROUPS.items()),
+            "units": "language: the group (table, corpus); tokens_<group>: training tokens; loss: validation nats/token",
+        },
+    )

@@ -19,6 +19,7 @@ code          class                        meaning
 ``BA204``     :class:`DecisionWarning`     a language the posterior never saw (population draw)
 ``BA205``     :class:`DecisionWarning`     part of the answer is missing (its posterior is)
 ``BA206``     :class:`DecisionWarning`     the answer rests on parameters the data did not identify
+``BA207``     :class:`DecisionWarning`     the answer lies outside what the pooled public runs allow
 ``BA301``     :class:`RunTableWarning`     every ``params`` below 1e4 (model sizes in millions?)
 ``BA302``     :class:`RunTableWarning`     every run's total tokens below 1e5 (tokens in billions?)
 ============  ===========================  ===============================================
@@ -57,6 +58,7 @@ WARNING_CODES = {
     "BA204": "a language the posterior never saw",
     "BA205": "part of the answer is missing",
     "BA206": "the answer rests on parameters the data did not identify",
+    "BA207": "the answer lies outside what the pooled public runs allow",
     "BA301": "every params value below 1e4: model sizes in millions?",
     "BA302": "every run's total tokens below 1e5: tokens in billions?",
 }
@@ -130,7 +132,7 @@ class IdentifiabilityWarning(BayesAtlasWarning):
 
 
 class DecisionWarning(BayesAtlasWarning):
-    """A caveat attached to a decision (codes ``BA201``-``BA206``)."""
+    """A caveat attached to a decision (codes ``BA201``-``BA207``)."""
 
 
 class RunTableWarning(BayesAtlasWarning):

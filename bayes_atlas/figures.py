@@ -855,13 +855,16 @@ def tokens_per_param_plot(
     ci: float = defaults.CI,
     posterior: object = None,
     public: object = None,
+    pooled: object = None,
 ) -> Figure:
     """Compute-optimal tokens per parameter against compute, beside the public evidence.
 
     Per language: median and ``ci`` band of ``D* / N*`` from the law posterior (published
     unique tokens, so hi and sw bend once their data repeat). Beside it: the public reference
     (the package's fit of Epoch's 245 runs, :mod:`bayes_atlas.decisions.public_reference`;
-    dotted beyond Epoch's largest run), Epoch's and Muennighoff et al.'s point fits
+    dotted beyond Epoch's largest run), the five public corpora pooled (``pooled``, default
+    ``models/public-pooled.nc``: the answer for a corpus not among them, dashed median and band
+    edges), Epoch's and Muennighoff et al.'s point fits
     (:func:`bayes_atlas.datasets.public_compute_optima`), the documented range
     (``simulate.TOKENS_PER_PARAM_RANGE``) and what the provisional decode of ATLAS Table C.1
     would imply for monolingual training (:func:`bayes_atlas.datasets.table_c1_checks`).
@@ -869,7 +872,7 @@ def tokens_per_param_plot(
     from bayes_atlas import datasets
     from bayes_atlas.decisions.caveats import unique_tokens_for
     from bayes_atlas.decisions.optimum import Mixture, compute_optimum
-    from bayes_atlas.decisions.public_reference import public_reference
+    from bayes_atlas.decisions.public_reference import public_pool_reference, public_reference
     from bayes_atlas.posteriors import resolve
     from bayes_atlas.simulate import TOKENS_PER_PARAM_RANGE
 
@@ -899,6 +902,11 @@ def tokens_per_param_plot(
     beyond = ~inside | np.roll(~inside, -1)
     ax.plot(computes[beyond], ratio[beyond, 0], color="#333333", linewidth=1.4, linestyle=":")
     entries.append(((band,), "Epoch's 245 runs, package fit (dotted: beyond its largest run)"))
+    pool = np.array([public_pool_reference(c, posterior=pooled, ci=ci).tokens_per_param for c in computes])
+    (pool_line,) = ax.plot(computes, pool[:, 0], color="#7a5195", linewidth=1.4, linestyle="--")
+    for edge in (1, 2):
+        ax.plot(computes, pool[:, edge], color="#7a5195", linewidth=0.8, linestyle="--", alpha=0.7)
+    entries.append((pool_line, "5 public corpora pooled: a corpus not among them (dashed: median, band edges)"))
     points = datasets.public_compute_optima()
     for source, marker in (("Epoch AI point fit", "s"), ("Muennighoff", "^")):
         rows = points[points["source"].str.startswith(source)]

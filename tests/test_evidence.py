@@ -137,7 +137,7 @@ def test_the_shipped_public_reference_is_the_pinned_epoch_fit(compute):
 
 def test_every_recommendation_says_where_its_parts_come_from_and_how_far_they_extrapolate():
     rec = posterior_recommend("en", 1e25, warn=False)
-    law_line, finetune_line, transfer_line, public_line = rec.provenance
+    law_line, finetune_line, transfer_line, public_line, pool_line = rec.provenance
     law = resolve("law")
     # The law posterior's largest model size is exp(log_params_range[1]); 1e25 FLOPs asks for far more.
     beyond = np.log10(rec.decision["recommended_params"] / np.exp(law.meta["log_params_range"][1]))
@@ -148,5 +148,8 @@ def test_every_recommendation_says_where_its_parts_come_from_and_how_far_they_ex
     assert "finetune law posterior" in finetune_line and "38 x 38 BTS matrix" in transfer_line
     assert "Epoch" in public_line and "772x beyond its largest run" in public_line  # 1e25 / 1.2956e22 = 772
     assert rec.to_dict()["decision"]["public_reference"]["extrapolation"] == pytest.approx(1e25 / 1.295602e22, rel=1e-4)
+    # The pooled public runs: every corpus's largest run (Porian's 2.56e19 budget up to Epoch's) lies below 1e25.
+    assert "public runs pooled" in pool_line and "5 of its 5 corpora extrapolate to this budget" in pool_line
+    assert "2.6e+19-1.3e+22 FLOPs" in pool_line
     inside = posterior_recommend("ca", 1e21, warn=False).provenance[0]
     assert "ca fitted" in inside and "the answer lies inside them" in inside

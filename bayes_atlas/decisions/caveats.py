@@ -20,6 +20,7 @@ __all__ = [
     "check_ci",
     "check_language",
     "posterior_caveats",
+    "public_runs_caveat",
     "published_unique_tokens",
     "quantiles",
     "range_caveats",
@@ -142,3 +143,40 @@ def unique_tokens_for(codes: list[str], unique_tokens: float | dict[str, float] 
         if not value > 0:
             raise ValueError(f"unique_tokens for {code!r} must be positive (tokens of unique text), got {value!r}")
     return out
+
+
+def public_runs_caveat(params: float, compute: float, allowed: tuple[float, float, float], ci: float) -> DecisionWarning | None:
+    """``BA207`` when a compute-optimal model size lies outside the pooled public runs' interval.
+
+    Parameters
+    ----------
+    params
+        The recommended model size at ``compute`` (monolingual, unlimited unique data).
+    compute
+        The budget in FLOPs.
+    allowed
+        ``(median, lower, upper)`` of the compute-optimal size for a corpus not in the public
+        pool (:func:`bayes_atlas.decisions.public_reference.public_pool_reference`): what the
+        five public English corpora allow together, their disagreement included.
+    ci
+        The credible mass of ``allowed``.
+
+    Examples
+    --------
+    >>> public_runs_caveat(3e9, 1e21, (4.1e9, 9.0e8, 1.6e10), 0.9) is None
+    True
+    >>> public_runs_caveat(9e10, 1e21, (4.1e9, 9.0e8, 1.6e10), 0.9).code
+    'BA207'
+    """
+    median, lower, upper = allowed
+    if lower <= params <= upper:
+        return None
+    tokens = compute / (6.0 * params)
+    side = "larger" if params > upper else "smaller"
+    return DecisionWarning(
+        "BA207",
+        f"the recommended {params:.3g} parameters ({tokens / params:.3g} tokens per parameter) at {compute:.3g} FLOPs is "
+        f"{side} than any public English corpus allows: the pooled public runs give {median:.3g} [{lower:.3g}, {upper:.3g}] "
+        f"({ci:.0%}) for a corpus not among them. Check the posterior's exponents (alpha, beta) against your runs, or fit "
+        "your own run table (`bayes-atlas fit`) and pass it as --posterior",
+    )

@@ -9,9 +9,21 @@ of the runs). It answers one question, the monolingual compute-optimal N and D o
 model with unlimited unique data; for another language it is a reference for the regime, not
 an answer (see ``data/EVIDENCE.md``).
 
-Regenerate (needs the Epoch table: the pinned origin or ``BAYES_ATLAS_DATA_MIRROR``)::
+Beside it, every recommendation shows what ALL the public English run tables say together:
+a law posterior pooled over five corpora (:func:`bayes_atlas.datasets.public_pool`: Epoch's
+runs, datablations' single-epoch runs, Li et al.'s open_lm runs, Porian et al.'s RefinedWeb and
+OpenWebText2 runs), shipped as ``models/public-pooled.nc``. Each corpus keeps its own loss
+level (evaluation set, tokenizer); the groups share a population of how the loss splits
+between floor and terms and of the exponents (``population_space="shares"``). Its answer for a
+corpus not in the pool (drawn from that population) is what public evidence says about YOUR
+setup, between-corpus disagreement included; three of the five corpora stop at or below
+1.5e20 FLOPs (Porian's at 2.6e19), so at larger budgets they extrapolate and their intervals
+widen by each corpus's learnt extrapolation error.
+
+Regenerate (needs the Epoch and datablations tables: the pinned origin or ``BAYES_ATLAS_DATA_MIRROR``)::
 
     python -m bayes_atlas.decisions.public_reference --out models/public-epoch.nc --card models/public-epoch.md
+    python -m bayes_atlas.decisions.public_reference --pooled --out models/public-pooled.nc --card models/public-pooled.md
 """
 
 from __future__ import annotations
@@ -25,7 +37,16 @@ import numpy as np
 
 from bayes_atlas import defaults
 
-__all__ = ["PUBLIC_FILE", "PublicReference", "fit_public_reference", "public_reference"]
+__all__ = [
+    "NEW_CORPUS",
+    "POOLED_FILE",
+    "PUBLIC_FILE",
+    "PublicReference",
+    "fit_public_pool",
+    "fit_public_reference",
+    "public_pool_reference",
+    "public_reference",
+]
 
 #: The shipped public reference posterior, in ``models/``.
 PUBLIC_FILE = "public-epoch.nc"
@@ -33,6 +54,22 @@ PUBLIC_FILE = "public-epoch.nc"
 FIT_SETTINGS: dict[str, Any] = {"law": "chinchilla", "random_seed": 0}
 SOURCE = "Epoch AI's 245 digitised Chinchilla runs (Besiroglu et al. 2024; English, MassiveText)"
 REGENERATE = "python -m bayes_atlas.decisions.public_reference --out models/public-epoch.nc --card models/public-epoch.md"
+
+#: The shipped pooled posterior of the public English run tables, in ``models/``.
+POOLED_FILE = "public-pooled.nc"
+#: How it was fitted: the Chinchilla law, the groups drawn in SHARES coordinates (each its own loss
+#: level) from an independent population (five groups are too few to learn a 5 x 5 correlation).
+POOLED_SETTINGS: dict[str, Any] = {"law": "chinchilla", "random_seed": 0}
+POOLED_CONFIG: dict[str, Any] = {"population_space": "shares", "population_correlation": False}
+POOLED_SOURCE = (
+    "5 public English corpora pooled (datasets.public_pool: Epoch's Chinchilla runs, datablations' single-epoch runs, "
+    "Li et al.'s open_lm runs, Porian et al.'s RefinedWeb and OpenWebText2 runs)"
+)
+POOLED_REGENERATE = (
+    "python -m bayes_atlas.decisions.public_reference --pooled --out models/public-pooled.nc --card models/public-pooled.md"
+)
+#: The name under which the pooled posterior answers for a corpus it has not seen (a draw from its population).
+NEW_CORPUS = "new_corpus"
 
 
 @dataclass(frozen=True)
@@ -49,6 +86,10 @@ class PublicReference:
         The largest training compute in the public table: ``compute`` above it extrapolates.
     source
         What the posterior rests on.
+    what
+        Whose optimum this is (English on Epoch's runs, or a corpus drawn from the pooled population).
+    group_largest_compute
+        For the pooled posterior: the largest run of each corpus (sorted); empty otherwise.
     """
 
     compute: float
@@ -57,6 +98,8 @@ class PublicReference:
     tokens_per_param: tuple[float, float, float]
     largest_run_compute: float
     source: str
+    what: str = "English, unlimited data"
+    group_largest_compute: tuple[float, ...] = ()
 
     @property
     def extrapolation(self) -> float:
@@ -75,8 +118,14 @@ class PublicReference:
             if self.extrapolation > 1
             else f"inside its compute range (largest run {self.largest_run_compute:.2g} FLOPs)"
         )
+        if self.group_largest_compute:
+            beyond = sum(self.compute > c for c in self.group_largest_compute)
+            reach = (
+                f"{beyond} of its {len(self.group_largest_compute)} corpora extrapolate to this budget (largest runs "
+                f"{min(self.group_largest_compute):.2g}-{max(self.group_largest_compute):.2g} FLOPs)"
+            )
         return (
-            f"English, unlimited data: N {fmt(self.params, '.3g')}, D {fmt(self.tokens, '.3g')}, "
+            f"{self.what}: N {fmt(self.params, '.3g')}, D {fmt(self.tokens, '.3g')}, "
             f"{fmt(self.tokens_per_param, '.1f')} tokens per parameter; {reach}"
         )
 
@@ -90,6 +139,8 @@ class PublicReference:
             "largest_run_compute": self.largest_run_compute,
             "extrapolation": self.extrapolation,
             "source": self.source,
+            "what": self.what,
+            "group_largest_compute": list(self.group_largest_compute),
         }
 
 
@@ -115,15 +166,63 @@ def public_reference(compute: float, *, posterior: Any = None, ci: float = defau
     >>> 15 < ref.tokens_per_param[0] < 30
     True
     """
-    from bayes_atlas.decisions.optimum import Mixture, compute_optimum
-    from bayes_atlas.posteriors import load, resolve
+    from bayes_atlas.posteriors import load
 
     if posterior is None:
         from bayes_atlas._paths import models_dir
 
         posterior = load(models_dir() / PUBLIC_FILE)
+    return _reference(posterior, "en", compute, ci, "English, unlimited data", SOURCE)
+
+
+def public_pool_reference(compute: float, *, posterior: Any = None, ci: float = defaults.CI) -> PublicReference:
+    """What the pooled public runs say about the compute-optimal N and D for a corpus not in the pool.
+
+    The corpus is drawn from the pooled posterior's population (its loss level, how the loss
+    splits between floor and terms, its exponents): the disagreement between the five public
+    corpora is part of the interval.
+
+    Parameters
+    ----------
+    compute
+        Training budget in FLOPs.
+    posterior
+        A law fit or a path; default the shipped ``models/public-pooled.nc``.
+    ci
+        Credible mass of the intervals.
+
+    Returns
+    -------
+    PublicReference
+
+    Examples
+    --------
+    >>> ref = public_pool_reference(1e19)
+    >>> 5 < ref.tokens_per_param[0] < 60
+    True
+    """
+    from bayes_atlas.posteriors import load
+
+    if posterior is None:
+        from bayes_atlas._paths import models_dir
+
+        posterior = load(models_dir() / POOLED_FILE)
+    return _reference(
+        posterior,
+        NEW_CORPUS,
+        compute,
+        ci,
+        "a corpus not in the pool (drawn from the population of the public corpora), unlimited data",
+        POOLED_SOURCE,
+    )
+
+
+def _reference(posterior: Any, code: str, compute: float, ci: float, what: str, source: str) -> PublicReference:
+    from bayes_atlas.decisions.optimum import Mixture, compute_optimum
+    from bayes_atlas.posteriors import resolve
+
     law = resolve("law", posterior)
-    mixture = Mixture("en", (), {"en": np.inf}, np.zeros((law.n_draws, 0)))
+    mixture = Mixture(code, (), {code: np.inf}, np.zeros((law.n_draws, 0)))
     optimum = compute_optimum(law, mixture, float(compute))
     tail = (1.0 - ci) / 2.0
 
@@ -132,13 +231,16 @@ def public_reference(compute: float, *, posterior: Any = None, ci: float = defau
         return float(mid), float(low), float(high)
 
     largest = float(np.exp(law.meta["log_compute_range"][1])) if "log_compute_range" in law.meta else np.nan
+    groups = law.meta.get("largest_compute_by_group") or {}
     return PublicReference(
         compute=float(compute),
         params=band(optimum.params),
         tokens=band(optimum.tokens),
         tokens_per_param=band(optimum.tokens / optimum.params),
         largest_run_compute=largest,
-        source=str(law.meta.get("dataset") or SOURCE),
+        source=str(law.meta.get("dataset") or source),
+        what=what,
+        group_largest_compute=tuple(sorted(float(v) for v in groups.values())),
     )
 
 
@@ -152,18 +254,56 @@ def fit_public_reference(*, progressbar: bool = False) -> Any:
     return result
 
 
+def fit_public_pool(*, progressbar: bool = False) -> Any:
+    """Fit the pooled public posterior (``POOLED_SETTINGS``, ``POOLED_CONFIG``) to
+    :func:`bayes_atlas.datasets.public_pool`; returns the :class:`bayes_atlas.Fit`."""
+    from bayes_atlas.datasets import public_pool
+    from bayes_atlas.models.law import LawConfig
+    from bayes_atlas.scaling import fit
+
+    runs = public_pool()
+    result = fit(runs, progressbar=progressbar, config=LawConfig(**POOLED_CONFIG), **POOLED_SETTINGS)
+    frame = runs.frame
+    compute = 6.0 * frame["params"] * runs.total_tokens
+    result.meta["dataset"] = POOLED_SOURCE
+    result.meta["largest_compute_by_group"] = {str(k): float(v) for k, v in compute.groupby(frame["language"]).max().items()}
+    return result
+
+
 def _main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bayes_atlas.decisions.public_reference", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="netCDF file to write (posterior only).")
     parser.add_argument("--card", help="Also write a markdown model card here.")
+    parser.add_argument("--pooled", action="store_true", help="Fit the pooled public posterior instead of Epoch's runs alone.")
     args = parser.parse_args(argv)
     from bayes_atlas._io import write_atomically
     from bayes_atlas.scaling import model_card
 
-    result = fit_public_reference(progressbar=True)
+    result = fit_public_pool(progressbar=True) if args.pooled else fit_public_reference(progressbar=True)
     result.save(args.out, compact=True)
     print(f"wrote {result!r} to {args.out}")
-    if args.card:
+    if not args.card:
+        return
+    if args.pooled:
+        from bayes_atlas.datasets import PUBLIC_POOL_GROUPS
+
+        largest = result.meta["largest_compute_by_group"]
+        groups = "; ".join(f"`{k}`: {v} (largest run {largest[k]:.3g} FLOPs)" for k, v in PUBLIC_POOL_GROUPS.items())
+        note = (
+            f"Data: {POOLED_SOURCE}, loaded by `bayes_atlas.datasets.public_pool()` (Epoch's and datablations' files "
+            f"from the pinned origin or BAYES_ATLAS_DATA_MIRROR). Posterior only: the file holds no copy of the runs. "
+            f"Groups (the `language` dim): {groups}. Every group has its own loss level (evaluation set and tokenizer "
+            "differ); the groups share an independent population of the other four coordinates "
+            "(`population_space='shares'`). A corpus not in the pool is drawn from that population: "
+            "`bayes_atlas.decisions.public_reference.public_pool_reference(C)`, shown beside every recommendation."
+        )
+        card = model_card(
+            result,
+            title="Public runs pooled: Chinchilla law over five public English corpora",
+            data_note=note,
+            command=POOLED_REGENERATE,
+        )
+    else:
         note = (
             f"Data: {SOURCE}, loaded by `bayes_atlas.public_runs.chinchilla_epoch()` from the pinned origin "
             "(or BAYES_ATLAS_DATA_MIRROR). Posterior only: the file holds no copy of the runs. Used by every "
@@ -175,8 +315,8 @@ def _main(argv: list[str] | None = None) -> None:
         card = model_card(
             result, title="Public reference: Chinchilla law fitted to Epoch's runs", data_note=note, command=REGENERATE
         )
-        write_atomically(Path(args.card), lambda tmp: tmp.write_text(card))
-        print(f"wrote {args.card}")
+    write_atomically(Path(args.card), lambda tmp: tmp.write_text(card))
+    print(f"wrote {args.card}")
 
 
 if __name__ == "__main__":

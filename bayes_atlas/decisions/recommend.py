@@ -22,6 +22,7 @@ from bayes_atlas.decisions.caveats import (
     check_ci,
     check_language,
     posterior_caveats,
+    public_runs_caveat,
     quantiles,
     range_caveats,
     strict_json,
@@ -30,7 +31,7 @@ from bayes_atlas.decisions.caveats import (
 from bayes_atlas.decisions.cotraining import co_training_tau, effective_own_tokens
 from bayes_atlas.decisions.finetune import FinetuneLaw
 from bayes_atlas.decisions.optimum import LOG_N_BOUNDS, Mixture, compute_optimum, loss_function
-from bayes_atlas.decisions.public_reference import public_reference
+from bayes_atlas.decisions.public_reference import public_pool_reference, public_reference
 from bayes_atlas.discrepancy import decades_outside
 from bayes_atlas.errors import DecisionWarning, PosteriorFileError, PosteriorKindError
 from bayes_atlas.posteriors import resolve
@@ -70,8 +71,9 @@ class Recommendation:
         :class:`DecisionWarning` objects (also emitted with :mod:`warnings`).
     provenance
         Where each part of the answer comes from and how far it extrapolates: one line per
-        posterior used (law, finetune, transfer) and the public reference
-        (:mod:`bayes_atlas.decisions.public_reference`: what Epoch's public English runs imply at this budget).
+        posterior used (law, finetune, transfer), the public reference
+        (:mod:`bayes_atlas.decisions.public_reference`: what Epoch's public English runs imply at this budget)
+        and the public runs pooled (what five public English corpora together imply for a corpus not among them).
     """
 
     target: str
@@ -420,13 +422,22 @@ def posterior_recommend(
     if finetune_fit is not None:
         provenance.append(_law_source(finetune_fit, "finetune or pretrain", target, N_dec, D_dec / K))
     provenance.append(_transfer_source(transfer_fit, transfer))
-    try:
-        reference = public_reference(budget, ci=ci)
-    except PosteriorFileError as error:
-        provenance.append(f"public reference: unavailable ({error})")
-    else:
-        decision["public_reference"] = reference.to_dict()
-        provenance.append(f"public reference ({reference.source}): {reference.text()}")
+    for key, label, answer in (
+        ("public_reference", "public reference", public_reference),
+        ("public_pool", "public runs pooled", public_pool_reference),
+    ):
+        try:
+            reference = answer(budget, ci=ci)
+        except PosteriorFileError as error:
+            provenance.append(f"{label}: unavailable ({error})")
+        else:
+            decision[key] = reference.to_dict()
+            provenance.append(f"{label} ({reference.source}): {reference.text()}")
+            # An optimum with unlimited data and one language is what the public runs measure.
+            free = compute is not None and params is None and tokens is None and K == 1 and D_dec <= unique[target]
+            caveat = public_runs_caveat(N_dec, budget, reference.params, ci) if key == "public_pool" and free else None
+            if caveat is not None:
+                found.append(caveat)
     rec = Recommendation(
         target=target,
         inputs={
