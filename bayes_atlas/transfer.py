@@ -90,6 +90,8 @@ _SAVED_SCALARS = (
     "asymmetric_sd",
     "language_corr",
     "language_nu",
+    "mix_weight",
+    "mix_gap",
 )
 
 
@@ -371,14 +373,43 @@ class TransferModel:
             "random_seed": random_seed,
             "target_accept": float(target_accept),
         }
+        posterior = _numpy(_posterior_dataset(idata["posterior"].to_dataset(), self.config))
+        if self.config.population == "mixture":
+            posterior = _unseen_from_mixture(posterior, data, random_seed)
         groups = {
-            "posterior": _numpy(_posterior_dataset(idata["posterior"].to_dataset(), self.config)),
+            "posterior": posterior,
             "sample_stats": _numpy(idata["sample_stats"].to_dataset()),
             **_data_groups(inputs),
         }
         fit = TransferFit(xr.DataTree.from_dict(groups), self.config, diagnostics, meta)
         fit._groups["log_likelihood"] = fit._log_likelihood()
         return fit
+
+
+def _unseen_from_mixture(posterior: xr.Dataset, data: TransferData, seed: int | None) -> xr.Dataset:
+    """Target effects of languages with no observed cell, drawn from each draw's mixture population.
+
+    Given the hyperparameters such a language's effect is independent of the data, so a draw
+    after sampling is exact; inside NUTS a bimodal prior would not mix.
+    """
+    from bayes_atlas.models.transfer import draw_mixture_targets, mixture_seen
+
+    unseen = np.flatnonzero(~mixture_seen(data))
+    if not unseen.size:
+        return posterior
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+
+    def flat(name: str) -> np.ndarray:
+        values = np.asarray(posterior[name].values, dtype=float)
+        return values.reshape(chains * draws, *values.shape[2:])
+
+    rng = np.random.default_rng([0 if seed is None else int(seed), 7])
+    drawn = draw_mixture_targets(flat("mix_weight"), flat("mix_gap"), flat("target_sd"), unseen.size, rng)
+    out = posterior.copy()
+    values = np.array(posterior["target_effect"].values, dtype=float)
+    values[:, :, unseen] = drawn.reshape(chains, draws, unseen.size)
+    out["target_effect"] = posterior["target_effect"].copy(data=values)
+    return out
 
 
 def _numpy(dataset: xr.Dataset) -> xr.Dataset:
@@ -419,6 +450,8 @@ def _posterior_dataset(raw: xr.Dataset, config: TransferConfig) -> xr.Dataset:
     """Keep the interpretable variables (the non-centred raw ones are dropped)."""
     keep = [name for name in _SAVED_SCALARS if name in raw]
     keep += ["target_effect", "source_effect", "language_sd", "noise_sd"]
+    if config.population == "mixture":
+        keep += ["target_sd"]
     if config.family_effects:
         keep += ["family_effect", "family_sd"]
     return raw[keep]
@@ -933,6 +966,11 @@ class TransferFit:
             i = self._position[code]
             return np.column_stack([self.draws("target_effect")[:, i], self.draws("source_effect")[:, i]])
         sd = self.draws("language_sd")
+        if self.config.population == "mixture":
+            from bayes_atlas.models.transfer import draw_mixture_targets
+
+            target = draw_mixture_targets(self.draws("mix_weight"), self.draws("mix_gap"), self.draws("target_sd"), 1, rng)[:, 0]
+            return np.column_stack([target, sd[:, 1] * rng.standard_normal(self.n_draws)])
         corr = self.draws("language_corr")
         z = rng.standard_normal((self.n_draws, 2))
         if self.config.population == "student_t":

@@ -354,6 +354,41 @@ def test_config_validation():
     heavy = TransferConfig(population="student_t", nu_prior=(2.0, 0.2))
     assert TransferConfig.from_dict(heavy.to_dict()) == heavy
     assert TransferConfig().population == "normal"  # the default: see TransferConfig.population
+    with pytest.raises(ValueError, match="does not nest effects in families"):
+        TransferConfig(population="mixture", family_effects=True)
+
+
+def test_mixture_draws_have_the_mixtures_moments():
+    # Brute force against the closed form: mean -w g, variance (1-w) s1^2 + w s2^2 + w (1-w) g^2.
+    from bayes_atlas.models.transfer import draw_mixture_targets
+
+    w, g, s1, s2 = 0.25, 0.8, 0.05, 0.3
+    n = 4000
+    drawn = draw_mixture_targets(np.full(n, w), np.full(n, g), np.tile([s1, s2], (n, 1)), 50, np.random.default_rng(0))
+    assert drawn.shape == (n, 50)
+    assert drawn.mean() == pytest.approx(-w * g, abs=0.005)
+    assert drawn.var() == pytest.approx((1 - w) * s1**2 + w * s2**2 + w * (1 - w) * g**2, rel=0.02)
+    assert np.mean(drawn < -g / 2) == pytest.approx(w * 0.91, abs=0.01)  # P(low) x P(N(-g, s2) < -g/2)
+
+
+def test_a_left_out_language_is_drawn_from_the_mixture_after_sampling():
+    # Eight languages, zh's row and column masked: its target effect is a mixture draw per draw
+    # (both modes present, in the fitted weight), not the placeholder the sampler carried.
+    codes = ["en", "es", "pt", "ca", "id", "ms", "zh", "yo"]
+    matrix = transfer_matrix().sel(target=codes, source=codes).copy()
+    matrix.loc["zh", :] = np.nan
+    matrix.loc[:, "zh"] = np.nan
+    fit = TransferModel(population="mixture").fit(
+        matrix, draws=150, tune=150, chains=2, random_seed=3, progressbar=False, warn=False
+    )
+    zh = fit.draws("target_effect")[:, fit.languages.index("zh")]
+    weight, gap = fit.draws("mix_weight"), fit.draws("mix_gap")
+    low = zh < -gap / 2
+    assert 0.5 * weight.mean() < low.mean() < 1.5 * weight.mean()
+    assert {"mix_weight", "mix_gap", "target_sd"} <= set(fit.posterior.data_vars)
+    # A language outside the fit is drawn from the same population.
+    outside = fit.predict_pair("fr", "es", random_seed=1)
+    assert np.isfinite(outside.values).all()
 
 
 def test_simulated_matrix_is_the_planted_model():

@@ -10,6 +10,7 @@ import pytest
 
 from bayes_atlas import transfer
 from bayes_atlas.datasets import languages, transfer_matrix
+from bayes_atlas.models.transfer import TransferConfig
 from bayes_atlas.transfer_eval import evaluate_languages, evaluate_random
 
 pytestmark = pytest.mark.slow
@@ -98,6 +99,19 @@ def test_leave_one_language_out_for_extreme_targets():
     # mixture fixes the moderate tail, not yo/ckb/ps: the three most extreme of 38 lie below
     # the 5% quantile of any population the other 37 support.
     result = evaluate_languages(languages=["yo", "zh"], seed=0)
+    assert result.scores.loc["bayesian_transfer_model", "coverage90"] >= 0.85
+
+
+def test_a_mixture_population_covers_the_moderate_tail_that_the_normal_one_misses():
+    # All 38 languages left out in turn (2026-12-01, seed 0, 28 min on 2 cores), 90% coverage of
+    # 2812 cells: normal 0.878 (31 of 38 folds >= 0.85), population="mixture" 0.894 (33 of 38);
+    # the five hardest targets 0.489 -> 0.586, the other 33 0.937 -> 0.941; RMSE 0.314 -> 0.327
+    # (cluster languages better, e.g. bn 0.21 -> 0.13; the tail worse: the predictive median sits
+    # in the main mode). Per fold, normal -> mixture: zh 0.55 -> 0.70, ur 0.57 -> 0.86,
+    # cy 0.70 -> 0.91, ja 0.77 -> 0.85; yo, ckb, ps unchanged (0.39, 0.46, 0.51).
+    config = TransferConfig(population="mixture")
+    result = evaluate_languages(languages=["ur", "cy"], seed=0, config=config)
+    print(f"\n{result.scores}")
     assert result.scores.loc["bayesian_transfer_model", "coverage90"] >= 0.85
 
 
