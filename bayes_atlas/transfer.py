@@ -386,6 +386,12 @@ class TransferModel:
         return fit
 
 
+def _stacked(posterior: xr.Dataset, name: str) -> np.ndarray:
+    """Draws of ``name`` as floats, chains stacked: ``(chains * draws, *dims)``."""
+    values = np.asarray(posterior[name].values, dtype=float)
+    return values.reshape(posterior.sizes["chain"] * posterior.sizes["draw"], *values.shape[2:])
+
+
 def _unseen_from_mixture(posterior: xr.Dataset, data: TransferData, seed: int | None) -> xr.Dataset:
     """Target effects of languages with no observed cell, drawn from each draw's mixture population.
 
@@ -399,12 +405,10 @@ def _unseen_from_mixture(posterior: xr.Dataset, data: TransferData, seed: int | 
         return posterior
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
 
-    def flat(name: str) -> np.ndarray:
-        values = np.asarray(posterior[name].values, dtype=float)
-        return values.reshape(chains * draws, *values.shape[2:])
-
     rng = np.random.default_rng([0 if seed is None else int(seed), 7])
-    drawn = draw_mixture_targets(flat("mix_weight"), flat("mix_gap"), flat("target_sd"), unseen.size, rng)
+    drawn = draw_mixture_targets(
+        _stacked(posterior, "mix_weight"), _stacked(posterior, "mix_gap"), _stacked(posterior, "target_sd"), unseen.size, rng
+    )
     out = posterior.copy()
     values = np.array(posterior["target_effect"].values, dtype=float)
     values[:, :, unseen] = drawn.reshape(chains, draws, unseen.size)
@@ -467,12 +471,7 @@ def _with_pair_effects(posterior: xr.Dataset, data: TransferData, seed: int) -> 
     posterior stores the seed instead of 1,400 numbers per draw.
     """
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
-
-    def flat(name: str) -> np.ndarray:
-        values = np.asarray(posterior[name].values, dtype=float)
-        return values.reshape(chains * draws, *values.shape[2:])
-
-    params = {name: flat(name) for name in _PAIR_EFFECT_INPUTS}
+    params = {name: _stacked(posterior, name) for name in _PAIR_EFFECT_INPUTS}
     symmetric, asymmetric = sample_pair_effects(data, params, np.random.default_rng(seed))
     pair_coords = {
         "pair": np.arange(data.pair_first.size),

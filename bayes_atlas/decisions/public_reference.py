@@ -166,13 +166,7 @@ def public_reference(compute: float, *, posterior: Any = None, ci: float = defau
     >>> 15 < ref.tokens_per_param[0] < 30
     True
     """
-    from bayes_atlas.posteriors import load
-
-    if posterior is None:
-        from bayes_atlas._paths import models_dir
-
-        posterior = load(models_dir() / PUBLIC_FILE)
-    return _reference(posterior, "en", compute, ci, "English, unlimited data", SOURCE)
+    return _reference(posterior, PUBLIC_FILE, "en", compute, ci, "English, unlimited data", SOURCE)
 
 
 def public_pool_reference(compute: float, *, posterior: Any = None, ci: float = defaults.CI) -> PublicReference:
@@ -201,14 +195,9 @@ def public_pool_reference(compute: float, *, posterior: Any = None, ci: float = 
     >>> 5 < ref.tokens_per_param[0] < 60
     True
     """
-    from bayes_atlas.posteriors import load
-
-    if posterior is None:
-        from bayes_atlas._paths import models_dir
-
-        posterior = load(models_dir() / POOLED_FILE)
     return _reference(
         posterior,
+        POOLED_FILE,
         NEW_CORPUS,
         compute,
         ci,
@@ -217,10 +206,17 @@ def public_pool_reference(compute: float, *, posterior: Any = None, ci: float = 
     )
 
 
-def _reference(posterior: Any, code: str, compute: float, ci: float, what: str, source: str) -> PublicReference:
+def _reference(
+    posterior: Any, default_file: str, code: str, compute: float, ci: float, what: str, source: str
+) -> PublicReference:
+    """The optimum of ``code`` at ``compute`` under ``posterior`` (default: the shipped ``default_file``)."""
     from bayes_atlas.decisions.optimum import Mixture, compute_optimum
-    from bayes_atlas.posteriors import resolve
+    from bayes_atlas.posteriors import load, resolve
 
+    if posterior is None:
+        from bayes_atlas._paths import models_dir
+
+        posterior = load(models_dir() / default_file)
     law = resolve("law", posterior)
     mixture = Mixture(code, (), {code: np.inf}, np.zeros((law.n_draws, 0)))
     optimum = compute_optimum(law, mixture, float(compute))

@@ -433,11 +433,12 @@ def posterior_recommend(
         else:
             decision[key] = reference.to_dict()
             provenance.append(f"{label} ({reference.source}): {reference.text()}")
-            # An optimum with unlimited data and one language is what the public runs measure.
-            free = compute is not None and params is None and tokens is None and K == 1 and D_dec <= unique[target]
-            caveat = public_runs_caveat(N_dec, budget, reference.params, ci) if key == "public_pool" and free else None
-            if caveat is not None:
-                found.append(caveat)
+    # A monolingual optimum with unlimited data is what the pooled public runs measure.
+    free = compute is not None and params is None and tokens is None and K == 1 and D_dec <= unique[target]
+    if free and "public_pool" in decision:
+        caveat = public_runs_caveat(N_dec, budget, tuple(decision["public_pool"]["params"]), ci)
+        if caveat is not None:
+            found.append(caveat)
     rec = Recommendation(
         target=target,
         inputs={
