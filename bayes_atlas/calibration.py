@@ -35,6 +35,7 @@ __all__ = [
     "SUITE_TABLES",
     "SuiteResult",
     "calibration_splits",
+    "coverage_p_value",
     "crps_from_draws",
     "datablations_holdout",
     "epoch_holdout",
@@ -732,7 +733,9 @@ def summarise_suite(rows: pd.DataFrame) -> pd.DataFrame:
     predicts); ``crps`` and ``point_crps`` (mean CRPS, loss units; a point forecast's CRPS is
     its absolute error) and ``crps_relative`` / ``point_crps_relative`` (mean CRPS /
     observed); ``point_coverage50`` / ``point_coverage90`` (NaN: the point fit has no
-    interval); ``n_point`` (rows the point fit could predict).
+    interval); ``n_point`` (rows the point fit could predict); ``coverage50_p`` /
+    ``coverage90_p`` (:func:`coverage_p_value`: whether the coverage is consistent with its
+    nominal mass at this ``n_test``).
     """
     records = []
     for (table, split), group in rows.groupby(["table", "split"], sort=False):
@@ -754,9 +757,56 @@ def summarise_suite(rows: pd.DataFrame) -> pd.DataFrame:
                 "point_coverage50": np.nan,
                 "point_coverage90": np.nan,
                 "n_point": len(point),
+                "coverage50_p": _coverage_p(bayes["in50"], 0.5),
+                "coverage90_p": _coverage_p(bayes["in90"], 0.9),
             }
         )
     return pd.DataFrame.from_records(records)
+
+
+def _coverage_p(inside: pd.Series, mass: float) -> float:
+    scored = inside.dropna().astype(bool)
+    return coverage_p_value(int(scored.sum()), len(scored), mass)
+
+
+def coverage_p_value(inside: int, n: int, mass: float) -> float:
+    """Two-sided exact binomial p-value of ``inside`` of ``n`` held-out runs in a ``mass`` interval.
+
+    Small (below 0.05, say) when the coverage is further from ``mass`` than chance allows at
+    this ``n``; NaN for ``n = 0``. It treats the runs as independent; runs scored against one
+    fit are positively dependent, which widens what chance allows, so a small p-value is a
+    miss and a large one says the split is too small to tell. Some splits cannot meet a bar
+    such as "90% coverage in 0.85-0.95" at all: with 4 or 6 runs no count lands in it.
+
+    Parameters
+    ----------
+    inside
+        Held-out runs inside their interval.
+    n
+        Held-out runs scored.
+    mass
+        Nominal mass of the interval (e.g. 0.9).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(coverage_p_value(14, 14, 0.9), 3)  # 14 of 14 inside a 90% interval: chance
+    0.387
+    >>> round(coverage_p_value(167, 167, 0.9), 6)  # 167 of 167: far too wide
+    0.0
+    """
+    from scipy import stats
+
+    if not 0 < mass < 1:
+        raise ValueError(f"mass must be in (0, 1), got {mass!r}")
+    if n < 0 or not 0 <= inside <= n:
+        raise ValueError(f"need 0 <= inside <= n, got inside={inside!r}, n={n!r}")
+    if n == 0:
+        return float("nan")
+    return float(stats.binomtest(int(inside), int(n), mass).pvalue)
 
 
 @dataclass

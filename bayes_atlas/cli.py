@@ -1408,8 +1408,11 @@ def calibrate_command(
         "crps_relative": "crps%",
         "point_crps_relative": "crps%_point",
         "n_point": "n_point",
+        "coverage50_p": "p_cov50",
+        "coverage90_p": "p_cov90",
     }
-    shown = result.summary.set_index(["table", "split"])[list(columns)].rename(columns=columns)
+    summary = result.summary.set_index(["table", "split"])
+    shown = summary[[c for c in columns if c in summary]].rename(columns=columns)
     for column in ("err", "err_point", "crps%", "crps%_point"):
         shown[column] = 100 * shown[column]
     _print_table(shown, title + " (errors and CRPS in % of the observed loss)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -119,8 +120,41 @@ def test_suite_on_known_draws_matches_brute_force(monkeypatch):
         np.testing.assert_allclose(point["crps"], np.abs(point["median"] - point["observed"]))
         assert np.isnan(row["point_coverage90"]) and row["n_point"] == test.sum()
         assert row["point_median_abs_error"] == pytest.approx(point["relative_error"].abs().median())
+        inside90 = int(reference["in90"].sum())
+        assert row["coverage90_p"] == pytest.approx(brute_binomial_p(inside90, len(reference), 0.9), rel=1e-9)
     payload = json.dumps(result.to_dict(), allow_nan=False)  # strict JSON: NaN written as null
     assert strict_loads(payload)["summary"][0]["point_coverage50"] is None
+
+
+def brute_binomial_p(inside: int, n: int, mass: float) -> float:
+    """Two-sided exact binomial test by enumeration: the mass of every count no likelier than ``inside``."""
+    pmf = [math.comb(n, k) * mass**k * (1 - mass) ** (n - k) for k in range(n + 1)]
+    return min(1.0, sum(p for p in pmf if p <= pmf[inside] * (1 + 1e-7)))
+
+
+@pytest.mark.parametrize(
+    ("inside", "n", "mass", "consistent"),
+    [
+        (14, 14, 0.9, True),  # Epoch rolling 8x (2026-12-01): 1.00 of 14 is chance at 90%
+        (4, 4, 0.9, True),  # 4 runs: no count lies in 0.85-0.95, every one is chance
+        (167, 167, 0.9, False),  # Goldfish few-runs / top-compute sizes: far too wide
+        (114, 167, 0.9, False),  # Goldfish top compute (0.68): far too narrow
+        (15, 49, 0.5, False),  # Epoch top compute cov. 50% 0.31
+        (42, 49, 0.9, True),  # and its cov. 90% 0.86
+    ],
+)
+def test_coverage_p_value_is_the_exact_binomial_test(inside, n, mass, consistent):
+    p = calibration.coverage_p_value(inside, n, mass)
+    assert p == pytest.approx(brute_binomial_p(inside, n, mass), rel=1e-9)
+    assert (p >= 0.05) == consistent
+
+
+def test_coverage_p_value_refuses_impossible_counts():
+    with pytest.raises(ValueError, match="inside <= n"):
+        calibration.coverage_p_value(5, 4, 0.9)
+    with pytest.raises(ValueError, match="mass"):
+        calibration.coverage_p_value(1, 4, 90)
+    assert np.isnan(calibration.coverage_p_value(0, 0, 0.9))
 
 
 def test_a_fit_that_did_not_mix_is_scored_and_reported_not_raised(monkeypatch):

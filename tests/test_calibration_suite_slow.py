@@ -39,6 +39,24 @@ MISSES = {
     ("porian", "rolling_4x"): "cov50 0.33, cov90 1.00, median error 2.0% (point 2.7%), n 12",
     ("porian", "rolling_8x"): "cov50 0.10, cov90 1.00, median error 3.2% (point 4.3%), n 10",
 }
+#: The misses whose coverage chance cannot explain (exact binomial p < 0.05 at 50% or 90%, measured
+#: 2026-12-01, ``summary["coverage50_p"]``): Epoch top compute (cov. 50% p 0.009), datablations'
+#: four (cov. 50%, p <= 0.002), Goldfish top compute and few runs (both p <= 0.001), Li et al.'s top
+#: compute (0.013), Porian's top compute (cov. 90% 1.00 of 36, p 0.046) and 8x (cov. 50% 0.10, p
+#: 0.021). The other eight are too small to tell (4-26 runs, every p >= 0.10; with 4 or 6 runs no
+#: count lands in 0.85-0.95 at all).
+COVERAGE_MISSES = {
+    ("epoch", "top_compute"),
+    ("datablations", "top_compute"),
+    ("datablations", "rolling_2x"),
+    ("datablations", "rolling_4x"),
+    ("datablations", "rolling_8x"),
+    ("goldfish", "top_compute"),
+    ("goldfish", "few_runs"),
+    ("misfitting", "top_compute"),
+    ("porian", "top_compute"),
+    ("porian", "rolling_8x"),
+}
 #: Extrapolation splits that meet the bar (measured 2026-12-01): epoch 2x (cov50 0.55, cov90 0.95,
 #: error 0.4% vs 1.2%), epoch 4x (0.45, 0.91, 0.8% vs 2.0%), goldfish 8x (0.45, 0.93, 7.5%).
 EXTRAPOLATION = [
@@ -125,3 +143,12 @@ def test_extrapolation_split_meets_the_issue_bar(result, table, split):
     if row["n_point"] > 0:
         assert row["median_abs_error"] <= row["point_median_abs_error"]
     assert np.isfinite(row["crps"])
+
+
+def test_only_the_known_misses_are_beyond_chance(result):
+    # A cell whose coverage is consistent with its nominal mass at its n (two-sided exact binomial
+    # test, p >= 0.05) is not a measured miss; none may newly fall outside what chance allows.
+    summary = result.summary.set_index(["table", "split"]).loc[EXTRAPOLATION]
+    beyond = summary[(summary["coverage50_p"] < 0.05) | (summary["coverage90_p"] < 0.05)]
+    print("\n" + summary[["n_test", "coverage50", "coverage50_p", "coverage90", "coverage90_p"]].round(3).to_string())
+    assert set(beyond.index) <= COVERAGE_MISSES
