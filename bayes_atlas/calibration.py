@@ -68,6 +68,12 @@ def _goldfish_suite_config() -> Any:
     :func:`_goldfish_config` (the shares space, correlated) is the one whose pooling pays, at
     2000 draws; at the suite's 500 + 500 one of its four fits did not mix (max r_hat 1.54 on
     ckb's b; 2026-12-01), and the suite's Goldfish rows in the README were measured with this one.
+    Measured again later that day (seed 0): in the suite it predicts far better (top compute
+    median error 2.9% vs 10.3%, random 1.4%, rolling 8x 4.3%) but too wide (top compute
+    coverage 0.75 / 1.00), and two of its four fits are bimodal at 500 + 500 and at 700 + 1300
+    alike, with either init (random split r_hat 1.35-1.53, few runs 1.65-2.22): one chain
+    trades the population spread of beta for that of b (chain means theta_sd[beta] 0.009-0.013
+    vs 0.034-0.041, theta_sd[b] 0.57-0.61 vs 0.17-0.31).
     """
     from bayes_atlas.models.law import LawConfig
 

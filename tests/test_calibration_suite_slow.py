@@ -1,7 +1,8 @@
 """Slow tier of the calibration suite: every public run table and split, at the suite's defaults.
 
 One run of :func:`bayes_atlas.calibration.suite` (16 fits: 500 draws + 500 tune x 4 chains),
-measured 2026-12-01 on 2 shared cores at load 7-11: 29 minutes, with the learnt extrapolation
+measured 2026-12-01 on 2 shared cores at load 7-11: 29 minutes (6 min 45 s on 2 idle cores of a
+faster machine), with the learnt extrapolation
 discrepancy, the data-scaled priors and the few-language defaults. What holds is asserted; the
 extrapolation splits that meet issue 14's bar (90% coverage in 0.85-0.95, 50% in 0.40-0.60,
 Bayesian median error no worse than the point fit's) are plain tests, the others strict xfails
@@ -17,24 +18,24 @@ from bayes_atlas.calibration import suite
 
 pytestmark = pytest.mark.slow
 
-#: Measured 2026-12-01 (seed 0, suite defaults, with the learnt extrapolation discrepancy, the
+#: Measured 2026-12-01, re-measured 22:19 UTC on another machine (seed 0, suite defaults, with the learnt extrapolation discrepancy, the
 #: data-scaled priors and the few-language defaults): why each extrapolation split still misses.
 MISSES = {
-    ("epoch", "top_compute"): "cov50 0.31, cov90 0.86, median error 0.6% (point 1.3%), n 49",
+    ("epoch", "top_compute"): "cov50 0.31, cov90 0.86, median error 0.7% (point 1.3%), n 49",
     ("epoch", "rolling_8x"): "cov50 0.50, cov90 1.00, median error 1.1% (point 2.4%), n 14",
     ("datablations", "top_compute"): "cov50 0.13, cov90 0.86, median error 6.2% (point 6.1%), n 94",
     ("datablations", "rolling_2x"): "cov50 0.22, cov90 0.84, median error 5.4% (point 4.8%), n 32",
     ("datablations", "rolling_4x"): "cov50 0.04, cov90 0.86, median error 8.0% (point 5.0%), n 50",
-    ("datablations", "rolling_8x"): "cov50 0.05, cov90 0.92, median error 10.7% (point 6.4%), n 39",
+    ("datablations", "rolling_8x"): "cov50 0.05, cov90 0.95, median error 10.7% (point 6.4%), n 39",
     ("goldfish", "top_compute"): "cov50 0.16, cov90 0.68, median error 10.3% (point none), n 167",
     ("goldfish", "rolling_2x"): "cov50 0.54, cov90 1.00, median error 4.1% (point none), n 26",
     ("goldfish", "rolling_4x"): "cov50 0.82, cov90 1.00, median error 3.9% (point none), n 11",
     ("goldfish", "few_runs"): "cov50 0.75, cov90 1.00, median error 4.2% (point none), n 69",
-    ("misfitting", "top_compute"): "cov50 0.18, cov90 0.88, median error 5.8% (point 0.4%), n 17",
+    ("misfitting", "top_compute"): "cov50 0.18, cov90 0.47, median error 6.0% (point 0.5%), n 17",
     ("misfitting", "rolling_2x"): "cov50 0.75, cov90 1.00, median error 1.0% (point 1.2%), n 4",
     ("misfitting", "rolling_4x"): "cov50 0.57, cov90 1.00, median error 1.9% (point 1.5%), n 7",
-    ("misfitting", "rolling_8x"): "cov50 0.33, cov90 1.00, median error 6.6% (point 0.8%), n 6",
-    ("porian", "top_compute"): "cov50 0.39, cov90 1.00, median error 1.7% (point 2.5%), n 36",
+    ("misfitting", "rolling_8x"): "cov50 0.33, cov90 1.00, median error 6.9% (point 0.8%), n 6",
+    ("porian", "top_compute"): "cov50 0.36, cov90 1.00, median error 1.8% (point 2.5%), n 36",
     ("porian", "rolling_2x"): "cov50 0.64, cov90 1.00, median error 0.9% (point 1.4%), n 14",
     ("porian", "rolling_4x"): "cov50 0.33, cov90 1.00, median error 2.0% (point 2.7%), n 12",
     ("porian", "rolling_8x"): "cov50 0.10, cov90 1.00, median error 3.2% (point 4.3%), n 10",
@@ -57,7 +58,7 @@ COVERAGE_MISSES = {
     ("porian", "top_compute"),
     ("porian", "rolling_8x"),
 }
-#: Extrapolation splits that meet the bar (measured 2026-12-01): epoch 2x (cov50 0.55, cov90 0.95,
+#: Extrapolation splits that meet the bar (measured 2026-12-01): epoch 2x (cov50 0.50, cov90 0.95,
 #: error 0.4% vs 1.2%), epoch 4x (0.45, 0.91, 0.8% vs 2.0%), goldfish 8x (0.45, 0.93, 7.5%).
 EXTRAPOLATION = [
     *MISSES,
@@ -98,9 +99,10 @@ def test_random_splits_are_close_to_calibrated(result):
 
 def test_bayes_beats_the_point_fit_on_crps_where_measured(result):
     # The CRPS of the predictive distribution against the point fit's absolute error: lower on
-    # every split but three of Li et al.'s (top_compute 4.8% vs 0.8%, rolling_4x 2.3% vs 2.2%,
+    # every split but three of Li et al.'s (top_compute 4.8-5.1% vs 0.8%, rolling_4x 2.3-2.4% vs 2.2%,
     # rolling_8x 4.0% vs 0.8%: the drift learnt from its small-model cut) and Epoch's rolling_4x
-    # (61.7%: a few huge draws from the learnt Student-t tails, nu ~ 1.6), measured 2026-12-01.
+    # in one run (61.7%: a few huge draws from the learnt Student-t tails, nu ~ 1.6; 0.6% in another),
+    # measured 2026-12-01.
     summary = result.summary[result.summary["n_point"] > 0]
     worse = summary[summary["crps_relative"] > summary["point_crps_relative"]]
     allowed = {("misfitting", "top_compute"), ("misfitting", "rolling_4x"), ("misfitting", "rolling_8x"), ("epoch", "rolling_4x")}
