@@ -778,11 +778,12 @@ def _coverage_p(inside: pd.Series, mass: float) -> float:
 def coverage_p_value(inside: int, n: int, mass: float) -> float:
     """Two-sided exact binomial p-value of ``inside`` of ``n`` held-out runs in a ``mass`` interval.
 
-    Small (below 0.05, say) when the coverage is further from ``mass`` than chance allows at
-    this ``n``; NaN for ``n = 0``. It treats the runs as independent; runs scored against one
-    fit are positively dependent, which widens what chance allows, so a small p-value is a
-    miss and a large one says the split is too small to tell. Some splits cannot meet a bar
-    such as "90% coverage in 0.85-0.95" at all: with 4 or 6 runs no count lands in it.
+    Small (below 0.05, say) when the coverage is further from ``mass`` than independent runs
+    allow by chance at this ``n``; NaN for ``n = 0``. Runs scored against one fit share its
+    errors, so they are positively dependent and chance allows *more* spread than the binomial:
+    a large p-value safely says the split is too small to tell, while a small one may overstate
+    a miss (read it as "beyond chance if the runs were independent"). Some splits cannot meet a
+    bar such as "90% coverage in 0.85-0.95" at all: with 4 or 6 runs no count lands in it.
 
     Parameters
     ----------
@@ -797,6 +798,12 @@ def coverage_p_value(inside: int, n: int, mass: float) -> float:
     -------
     float
 
+    Raises
+    ------
+    ValueError
+        If ``mass`` is not in (0, 1), ``inside`` or ``n`` is not a whole number, or
+        ``0 <= inside <= n`` does not hold.
+
     Examples
     --------
     >>> round(coverage_p_value(14, 14, 0.9), 3)  # 14 of 14 inside a 90% interval: chance
@@ -808,6 +815,9 @@ def coverage_p_value(inside: int, n: int, mass: float) -> float:
 
     if not 0 < mass < 1:
         raise ValueError(f"mass must be in (0, 1), got {mass!r}")
+    for name, count in (("inside", inside), ("n", n)):
+        if isinstance(count, bool) or not float(count).is_integer():
+            raise ValueError(f"{name} must be a whole number of runs, got {count!r}")
     if n < 0 or not 0 <= inside <= n:
         raise ValueError(f"need 0 <= inside <= n, got inside={inside!r}, n={n!r}")
     if n == 0:

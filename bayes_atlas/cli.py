@@ -1408,8 +1408,8 @@ def calibrate_command(
         "crps_relative": "crps%",
         "point_crps_relative": "crps%_point",
         "n_point": "n_point",
-        "coverage50_p": "p_cov50",
-        "coverage90_p": "p_cov90",
+        "coverage50_p": "cov50_p",
+        "coverage90_p": "cov90_p",
     }
     summary = result.summary.set_index(["table", "split"])
     shown = summary[[c for c in columns if c in summary]].rename(columns=columns)

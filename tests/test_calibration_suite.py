@@ -155,6 +155,9 @@ def test_coverage_p_value_refuses_impossible_counts():
     with pytest.raises(ValueError, match="mass"):
         calibration.coverage_p_value(1, 4, 90)
     assert np.isnan(calibration.coverage_p_value(0, 0, 0.9))
+    with pytest.raises(ValueError, match="inside must be a whole number"):
+        calibration.coverage_p_value(2.5, 4, 0.5)
+    assert calibration.coverage_p_value(np.int64(2), np.int64(4), 0.5) == pytest.approx(1.0)
 
 
 def test_a_fit_that_did_not_mix_is_scored_and_reported_not_raised(monkeypatch):
@@ -265,6 +268,8 @@ def fake_suite(monkeypatch):
         for column in ("median_abs_error", "point_median_abs_error", "crps_relative", "point_crps_relative"):
             summary[column] = 0.01
         summary["n_point"] = 3
+        summary["coverage50_p"] = 2.3e-5  # 167 of 167 inside a 90% interval is p ~ 2e-8
+        summary["coverage90_p"] = np.nan
         rows = pd.DataFrame(
             {"table": "misfitting", "split": "random", "method": "bayes", "pit": [0.1, 0.5, 0.9], "run_id": ["x", "y", "z"]}
         )
@@ -322,6 +327,16 @@ def test_cli_json_is_strict_and_progress_goes_to_stderr(fake_suite):
     assert "calibrate: fake" in result.stderr and "calibrate: fake" not in result.stdout
     tables, kwargs = fake_suite[0]
     assert tables == ("misfitting", "porian") and kwargs["draws"] == 7
+
+
+def test_cli_table_prints_small_coverage_p_values_not_zero(fake_suite):
+    result = CliRunner().invoke(main, ["calibrate", "--tables", "misfitting"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if "cov50_p" in line)
+    assert "cov90_p" in lines[header]
+    row = next(line for line in lines[header:] if line.startswith("misfitting"))
+    assert "2.3e-05" in row and "0.000" not in row, result.stdout
 
 
 def test_cli_workers_and_scheduler_together_fail(fake_suite):
