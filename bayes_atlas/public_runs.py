@@ -116,8 +116,16 @@ def fetch(name: str) -> Path:
         raise DatasetError(f"unknown public file {name!r}; known: {sorted(ORIGINS)}")
     origin = ORIGINS[name]
     mirror = os.environ.get(MIRROR_ENV)
+    # Said in every error below: a relative mirror path read from another working directory (a
+    # notebook kernel's) silently points nowhere, and the download it falls back to then fails.
+    mirror_note = ""
     if mirror:
         candidate = Path(mirror) / name
+        mirror_note = (
+            f" ({MIRROR_ENV}={mirror!r} resolves to {os.path.abspath(candidate)}, which is not a file"
+            + ("; set it to an absolute path" if not Path(mirror).is_absolute() else "")
+            + ")"
+        )
         if candidate.is_file():
             digest = _sha256(candidate)
             if digest != origin.sha256:
@@ -130,7 +138,7 @@ def fetch(name: str) -> Path:
     if origin.url is None:
         raise DatasetError(
             f"{name} has no downloadable public origin ({origin.note}). Point {MIRROR_ENV} at a "
-            "directory that holds it (e.g. ../shared/external)."
+            f"directory that holds it (e.g. ../shared/external){mirror_note}."
         )
     import pooch
 
@@ -146,7 +154,7 @@ def fetch(name: str) -> Path:
     except Exception as err:  # network errors come in many types (requests, OSError, ValueError)
         raise DatasetError(
             f"could not download {name} from {origin.url}: {err}. Without network access, set "
-            f"{MIRROR_ENV} to a local mirror directory (e.g. ../shared/external)."
+            f"{MIRROR_ENV} to a local mirror directory (e.g. ../shared/external){mirror_note}."
         ) from err
     return Path(path)
 

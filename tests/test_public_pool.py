@@ -136,9 +136,12 @@ def test_the_shipped_pooled_posterior_is_what_the_fit_gives(pooled, mirror):
     refit = fit_public_pool()
     assert refit.diagnostics.converged, refit.diagnostics
     assert refit.meta["data_hash"] == pooled.meta["data_hash"]
+    # The median agrees to 3%; the 90% interval's ends are 5% / 95% quantiles of a corpus drawn
+    # from a population of five groups, whose Monte Carlo error across machines (float bits
+    # differ, so the chains do) measured 4.4% at 1e19 (2026-12-02: 8.39e7 vs 8.04e7 and 8.43e8 vs
+    # 8.15e8; median 2.78e8 vs 2.79e8), hence 8% there.
     for compute in (1e19, 1e21):
-        np.testing.assert_allclose(
-            public_pool_reference(compute, posterior=refit).params,
-            public_pool_reference(compute, posterior=pooled).params,
-            rtol=0.03,
-        )
+        median, lower, upper = public_pool_reference(compute, posterior=refit).params
+        shipped = public_pool_reference(compute, posterior=pooled).params
+        np.testing.assert_allclose(median, shipped[0], rtol=0.03)
+        np.testing.assert_allclose([lower, upper], shipped[1:], rtol=0.08)

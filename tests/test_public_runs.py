@@ -79,6 +79,25 @@ def test_extraction_without_mirror_says_what_to_do(tmp_path, monkeypatch):
         datasets.datablations()
 
 
+def test_a_relative_mirror_that_points_nowhere_is_named_in_the_error(tmp_path, monkeypatch):
+    # Measured 2026-12-02: BAYES_ATLAS_DATA_MIRROR=../shared/external, read by a notebook kernel
+    # whose working directory is notebooks/, fell back to a download and failed with a bare
+    # network error.
+    import pooch
+
+    def offline(*args, **kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(MIRROR_ENV, "../shared/external")
+    with pytest.raises(DatasetError) as caught:
+        fetch("epoch_chinchilla/svg_extracted_data.csv")
+    message = str(caught.value)
+    assert "could not download" in message and "set it to an absolute path" in message
+    assert str(tmp_path.parent / "shared" / "external" / "epoch_chinchilla") in message
+
+
 def test_unknown_file():
     with pytest.raises(DatasetError, match="unknown public file"):
         fetch("nope.csv")
