@@ -5,7 +5,18 @@ Fits, evaluation, calibration, decisions and the CLI read these names; change th
 
 from __future__ import annotations
 
-__all__ = ["CHAINS", "CI", "DRAWS", "ESS_MIN", "R_HAT_MAX", "MAX_TREE_DEPTH", "SEED", "TARGET_ACCEPT", "TUNE"]
+__all__ = [
+    "CHAINS",
+    "CI",
+    "DRAWS",
+    "ESS_MIN",
+    "R_HAT_MAX",
+    "MAX_TREE_DEPTH",
+    "SEED",
+    "TARGET_ACCEPT",
+    "TARGET_ACCEPT_MANY_LANGUAGES",
+    "TUNE",
+]
 
 #: Credible mass of every reported interval (equal-tailed).
 CI = 0.9
@@ -17,6 +28,11 @@ TUNE = 700
 CHAINS = 4
 #: Step-size adaptation target of NUTS.
 TARGET_ACCEPT = 0.95
+#: ... for a many-language fit whose population the package chose (shares, learnt correlation,
+#: data-rich languages centred): on the emulated study (790 rows, 50 languages, 2 cores) 0.9 gave
+#: 0 divergences, r_hat 1.0053, bulk ESS 1206 in 106 s of sampling, against 164 s at 0.95 (0.8:
+#: 85 s, r_hat 1.0047, 0 divergences), measured 2026-12-02.
+TARGET_ACCEPT_MANY_LANGUAGES = 0.9
 #: NUTS tree depth limit (at most 2**10 - 1 leapfrog steps per draw).
 MAX_TREE_DEPTH = 10
 #: Seed used where a call takes one and none is given (decisions' population draws).
