@@ -76,7 +76,9 @@ def test_emulated_study_recovery():
     0 divergences, 0 draws at the maximum tree depth, 203 s of sampling (324 s with every
     language non-centred), 253 s for the test; 90% coverage of the true parameters 0.968 of
     250; lam 0.0693 [0.0618, 0.0776] (truth 0.0649), tau_other 0.0505 [0.0481, 0.0528]
-    (truth 0.05). In amplitudes it missed the bar (max r_hat 1.011).
+    (truth 0.05). In amplitudes it missed the bar (max r_hat 1.011). With target_accept 0.9 for
+    this population (the default since 2026-12-02): r_hat 1.0053, bulk ESS 1206, 0 divergences,
+    0 depth hits, 99 s of sampling (164 s at 0.95 on the same machine), coverage 0.964.
     """
     from bayes_atlas.simulate import atlas_study
 
