@@ -41,7 +41,7 @@ from bayes_atlas.laws.registry import LAWS, get_law
 from bayes_atlas.laws.spec import CORE, LawSpec
 from bayes_atlas.models.law import SHARES, LawConfig, theta_from_shares
 
-__all__ = ["EMULATED_DESIGNS", "Fit", "FitInputError", "emulated_study_runs", "fit", "model_card"]
+__all__ = ["EMULATED_DESIGNS", "Fit", "FitInputError", "default_target_accept", "emulated_study_runs", "fit", "model_card"]
 
 MODEL_NAME = "law"
 THETA = CORE
@@ -194,10 +194,9 @@ def default_target_accept(given: LawConfig, resolved: LawConfig) -> float:
     :data:`bayes_atlas.defaults.TARGET_ACCEPT_MANY_LANGUAGES` (0.9) where the package chose the
     population itself (``population_space`` and ``parameterization`` unset in ``given``) and
     chose the learnt shares population with data-rich languages centred (``resolved``:
-    ``parameterization="auto"``, 6 languages or more, partially pooled); there the posterior is
-    well conditioned and 0.95 only costs time (164 s against 106 s of sampling on the emulated
-    study, both converged). :data:`bayes_atlas.defaults.TARGET_ACCEPT` (0.95) everywhere else,
-    where the few-language and user-chosen defaults were measured.
+    ``parameterization="auto"``, 6 languages or more, partially pooled), where 0.95 only costs
+    time (measurements beside the constant); :data:`bayes_atlas.defaults.TARGET_ACCEPT` (0.95)
+    everywhere else, where the few-language and user-chosen defaults were measured.
 
     Examples
     --------
@@ -268,12 +267,10 @@ def fit(
         Priors (:class:`bayes_atlas.models.law.LawConfig`); its ``law`` is set from ``law``.
     draws, tune, chains, random_seed, nuts_sampler, target_accept, dense_mass, progressbar
         NUTS settings (:func:`bayes_atlas.inference.sample_nuts`). The defaults: 4 chains x
-        (700 tuning + 1300 kept draws); ``target_accept=None`` is 0.9 where the package chose
-        the population (``population_space`` and ``parameterization`` left unset) and chose
-        the learnt shares population with data-rich languages centred (6 languages or more,
-        partially pooled), 0.95 otherwise. On the emulated study (790 rows, 50 languages) they
-        give 0 divergences, r_hat 1.005, bulk ESS 1206, 0 draws at the maximum tree depth in
-        106 s of sampling on 2 cores (164 s at 0.95, measured 2026-12-02). ``dense_mass=None`` picks a
+        (700 tuning + 1300 kept draws); ``target_accept=None`` is :func:`default_target_accept`
+        (0.9 for the many-language population the package chooses, 0.95 otherwise). On the
+        emulated study (790 rows, 50 languages) they converge: 0 divergences, r_hat 1.005, bulk
+        ESS 1206, no draw at the maximum tree depth, 99-106 s of sampling on 2 cores (2026-12-02). ``dense_mass=None`` picks a
         dense mass matrix for tables of up to 3 languages (few, strongly correlated
         parameters: Epoch's single-language runs reach ESS 2000 in 7 s) and a diagonal one
         above (790-row emulated study: diagonal 191 s and 0 divergences at target_accept
