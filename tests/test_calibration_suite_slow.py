@@ -2,8 +2,8 @@
 
 One run of :func:`bayes_atlas.calibration.suite` (16 fits: 500 draws + 500 tune x 4 chains),
 measured 2026-12-01 on 2 shared cores at load 7-11: 29 minutes (6 min 45 s on 2 idle cores of a
-faster machine), with the learnt extrapolation
-discrepancy, the data-scaled priors and the few-language defaults. What holds is asserted; the
+faster machine; 8 min 27 s for this file on 2 idle cores, 2026-12-02), with the learnt extrapolation
+discrepancy (its drift a random walk over the rolling-origin cuts), the data-scaled priors and the few-language defaults. What holds is asserted; the
 extrapolation splits that meet issue 14's bar (90% coverage in 0.85-0.95, 50% in 0.40-0.60,
 Bayesian median error no worse than the point fit's) are plain tests, the others strict xfails
 with their measured numbers.
@@ -18,54 +18,55 @@ from bayes_atlas.calibration import suite
 
 pytestmark = pytest.mark.slow
 
-#: Measured 2026-12-01, re-measured 22:19 UTC on another machine (seed 0, suite defaults, with the learnt extrapolation discrepancy, the
-#: data-scaled priors and the few-language defaults): why each extrapolation split still misses.
+#: Measured 2026-12-02 (seed 0, suite defaults, with the learnt extrapolation discrepancy, its drift
+#: a random walk over the rolling-origin cuts, the data-scaled priors and the few-language
+#: defaults): why each extrapolation split still misses.
 MISSES = {
-    ("epoch", "top_compute"): "cov50 0.31, cov90 0.86, median error 0.7% (point 1.3%), n 49",
-    ("epoch", "rolling_8x"): "cov50 0.50, cov90 1.00, median error 1.1% (point 2.4%), n 14",
-    ("datablations", "top_compute"): "cov50 0.13, cov90 0.86, median error 6.2% (point 6.1%), n 94",
-    ("datablations", "rolling_2x"): "cov50 0.22, cov90 0.84, median error 5.4% (point 4.8%), n 32",
-    ("datablations", "rolling_4x"): "cov50 0.04, cov90 0.86, median error 8.0% (point 5.0%), n 50",
-    ("datablations", "rolling_8x"): "cov50 0.05, cov90 0.95, median error 10.7% (point 6.4%), n 39",
+    ("epoch", "rolling_8x"): "cov50 0.64, cov90 1.00, median error 1.0% (point 2.4%), n 14",
+    ("datablations", "top_compute"): "cov50 0.14, cov90 0.86, median error 6.1% (point 6.1%), n 94",
+    ("datablations", "rolling_2x"): "cov50 0.25, cov90 0.84, median error 5.5% (point 4.8%), n 32",
+    ("datablations", "rolling_4x"): "cov50 0.04, cov90 0.88, median error 8.5% (point 5.0%), n 50",
+    ("datablations", "rolling_8x"): "cov50 0.05, cov90 0.95, median error 11.4% (point 6.4%), n 39",
     ("goldfish", "top_compute"): "cov50 0.16, cov90 0.68, median error 10.3% (point none), n 167",
     ("goldfish", "rolling_2x"): "cov50 0.54, cov90 1.00, median error 4.1% (point none), n 26",
     ("goldfish", "rolling_4x"): "cov50 0.82, cov90 1.00, median error 3.9% (point none), n 11",
     ("goldfish", "few_runs"): "cov50 0.75, cov90 1.00, median error 4.2% (point none), n 69",
-    ("misfitting", "top_compute"): "cov50 0.18, cov90 0.47, median error 6.0% (point 0.5%), n 17",
-    ("misfitting", "rolling_2x"): "cov50 0.75, cov90 1.00, median error 1.0% (point 1.2%), n 4",
-    ("misfitting", "rolling_4x"): "cov50 0.57, cov90 1.00, median error 1.9% (point 1.5%), n 7",
-    ("misfitting", "rolling_8x"): "cov50 0.33, cov90 1.00, median error 6.9% (point 0.8%), n 6",
-    ("porian", "top_compute"): "cov50 0.36, cov90 1.00, median error 1.8% (point 2.5%), n 36",
-    ("porian", "rolling_2x"): "cov50 0.64, cov90 1.00, median error 0.9% (point 1.4%), n 14",
-    ("porian", "rolling_4x"): "cov50 0.33, cov90 1.00, median error 2.0% (point 2.7%), n 12",
-    ("porian", "rolling_8x"): "cov50 0.10, cov90 1.00, median error 3.2% (point 4.3%), n 10",
+    ("misfitting", "top_compute"): "cov50 0.53, cov90 1.00, median error 3.1% (point 0.4%), n 17",
+    ("misfitting", "rolling_2x"): "cov50 1.00, cov90 1.00, median error 1.2% (point 1.2%), n 4",
+    ("misfitting", "rolling_4x"): "cov50 0.71, cov90 1.00, median error 2.3% (point 1.5%), n 7",
+    ("misfitting", "rolling_8x"): "cov50 0.33, cov90 1.00, median error 7.6% (point 0.8%), n 6",
+    ("porian", "top_compute"): "cov50 1.00, cov90 1.00, median error 0.7% (point 2.5%), n 36",
+    ("porian", "rolling_2x"): "cov50 1.00, cov90 1.00, median error 0.4% (point 1.4%), n 14",
+    ("porian", "rolling_4x"): "cov50 1.00, cov90 1.00, median error 0.8% (point 2.7%), n 12",
+    ("porian", "rolling_8x"): "cov50 1.00, cov90 1.00, median error 1.4% (point 4.3%), n 10",
 }
 #: The misses whose coverage chance cannot explain (exact binomial p < 0.05 at 50% or 90%, measured
-#: 2026-12-01, ``summary["coverage50_p"]``): Epoch top compute (cov. 50% p 0.009), datablations'
-#: four (cov. 50%, p <= 0.002), Goldfish top compute and few runs (both p <= 0.001), Li et al.'s top
-#: compute (cov. 50% p 0.013, cov. 90% 8 of 17 p ~1e-5), Porian's top compute (cov. 90% 1.00 of 36, p 0.046) and 8x (cov. 50% 0.10, p
-#: 0.021). The other eight are too small to tell (4-26 runs, every p >= 0.06; with 4 or 6 runs no
-#: count lands in 0.85-0.95 at all).
+#: 2026-12-02, ``summary["coverage50_p"]``): datablations' four (cov. 50% too low, p <= 0.007),
+#: Goldfish top compute and few runs (both p <= 0.001) and Porian's four (intervals too wide:
+#: cov. 50% 1.00 of 10-36 runs, p <= 0.002). The other seven are too small to tell (4-26 runs,
+#: every p >= 0.06; with 4 or 6 runs no count lands in 0.85-0.95 at all).
 COVERAGE_MISSES = {
-    ("epoch", "top_compute"),
     ("datablations", "top_compute"),
     ("datablations", "rolling_2x"),
     ("datablations", "rolling_4x"),
     ("datablations", "rolling_8x"),
     ("goldfish", "top_compute"),
     ("goldfish", "few_runs"),
-    ("misfitting", "top_compute"),
     ("porian", "top_compute"),
+    ("porian", "rolling_2x"),
+    ("porian", "rolling_4x"),
     ("porian", "rolling_8x"),
 }
 #: Cells within sampling noise of p = 0.05 (measured 2026-12-01: Goldfish rolling 4x cov. 50% 9 of 11,
 #: p 0.065; rolling 2x cov. 90% 26 of 26, p 0.10; their fit's r_hat 1.05): one more run inside the
 #: interval on a rerun puts them below 0.05, so crossing it there is not a new miss.
 BORDERLINE = {("goldfish", "rolling_2x"), ("goldfish", "rolling_4x")}
-#: Extrapolation splits that meet the bar (measured 2026-12-01): epoch 2x (cov50 0.50, cov90 0.95,
-#: error 0.4% vs 1.1%), epoch 4x (0.45, 0.91, 0.8% vs 2.0%), goldfish 8x (0.45, 0.93, 7.5%).
+#: Extrapolation splits that meet the bar (measured 2026-12-02): epoch top compute (cov50 0.53,
+#: cov90 0.88, error 0.5% vs 1.3%), epoch 2x (0.60, 0.95, 0.4% vs 1.1%), epoch 4x (0.55, 0.91,
+#: 0.7% vs 2.0%), goldfish 8x (0.45, 0.93, 7.5%).
 EXTRAPOLATION = [
     *MISSES,
+    ("epoch", "top_compute"),
     ("epoch", "rolling_2x"),
     ("epoch", "rolling_4x"),
     ("goldfish", "rolling_8x"),
@@ -103,13 +104,19 @@ def test_random_splits_are_close_to_calibrated(result):
 
 def test_bayes_beats_the_point_fit_on_crps_where_measured(result):
     # The CRPS of the predictive distribution against the point fit's absolute error: lower on
-    # every split but three of Li et al.'s (top_compute 4.8-5.1% vs 0.8%, rolling_4x 2.3-2.4% vs 2.2%,
-    # rolling_8x 4.1% vs 0.9%: the drift learnt from its small-model cut) and Epoch's rolling_4x
-    # in one run (61.7%: a few huge draws from the learnt Student-t tails, nu ~ 1.6; 0.6% in another),
-    # measured 2026-12-01.
+    # every split but Li et al.'s top compute (2.4% vs 0.8%), rolling 4x (2.7% vs 2.2%) and 8x
+    # (4.6% vs 0.9%), datablations' rolling 8x (6.8% vs 6.6%) and Epoch's rolling 4x in one run
+    # (61.6%: a few huge draws from the learnt Student-t tails, nu ~ 1.6; 0.6% in another),
+    # measured 2026-12-02.
     summary = result.summary[result.summary["n_point"] > 0]
     worse = summary[summary["crps_relative"] > summary["point_crps_relative"]]
-    allowed = {("misfitting", "top_compute"), ("misfitting", "rolling_4x"), ("misfitting", "rolling_8x"), ("epoch", "rolling_4x")}
+    allowed = {
+        ("misfitting", "top_compute"),
+        ("misfitting", "rolling_4x"),
+        ("misfitting", "rolling_8x"),
+        ("epoch", "rolling_4x"),
+        ("datablations", "rolling_8x"),
+    }
     assert set(zip(worse["table"], worse["split"], strict=True)) <= allowed
 
 
