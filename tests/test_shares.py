@@ -124,17 +124,22 @@ def test_fit_lowers_target_accept_only_where_it_chose_the_many_language_populati
     runs, _ = study
     many = runs.subset(runs.frame["design"].isin(EMULATED_DESIGNS["atlas"]).to_numpy())
     three = _three_languages()
+    curse, finetune = (runs.subset(runs.frame["design"].isin(EMULATED_DESIGNS[law]).to_numpy()) for law in ("curse", "finetune"))
     for table, law, config, target_accept in (
         (many, "atlas", None, None),
         (many, "atlas", LawConfig(population_space="shares"), None),
         (many, "atlas", None, 0.99),
         (three, "chinchilla", None, None),
+        (curse, "curse", None, None),
+        (finetune, "finetune", None, None),
     ):
         with pytest.raises(_Sampled):
             bayes_atlas.fit(
                 table, law=law, config=config, target_accept=target_accept, transfer=None, chains=1, progressbar=False
             )
-    assert asked == [0.9, 0.95, 0.99, 0.95]
+    # The curse and finetune laws keep 0.95 (seed-1 study at 0.9: curse max r_hat 1.53, finetune
+    # 1 divergence; both converge at 0.95, tests/test_decisions_slow.py).
+    assert asked == [0.9, 0.95, 0.99, 0.95, 0.95, 0.95]
 
 
 def _three_languages() -> bayes_atlas.RunTable:
