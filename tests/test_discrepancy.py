@@ -130,10 +130,13 @@ def _cut_residuals(drifts, kappa=0.01, sigma=0.005, n=150, seed=3):
     return [np.concatenate(parts) for parts in zip(*blocks, strict=True)], sigma
 
 
-def test_the_random_walk_filter_equals_the_sum_over_every_drift_path(monkeypatch):
+@pytest.mark.parametrize("empty_middle", [False, True])
+def test_the_random_walk_filter_equals_the_sum_over_every_drift_path(monkeypatch, empty_middle):
     # Brute force on coarse grids: the posterior of (kappa, tau) and of the last cut's drift
-    # from the explicit sum over all (drift_1, drift_2, drift_3) paths.
+    # from the explicit log-sum over all (drift_1, drift_2, drift_3) paths; rows interleaved
+    # across cuts, and (empty_middle) a cut without residuals that the walk still steps over.
     from scipy import stats
+    from scipy.special import logsumexp
 
     from bayes_atlas import discrepancy
 
@@ -141,33 +144,59 @@ def test_the_random_walk_filter_equals_the_sum_over_every_drift_path(monkeypatch
     monkeypatch.setattr(discrepancy, "_TAU_GRID", np.array([0.0, 0.02, 0.05, 0.1]))
     monkeypatch.setattr(discrepancy, "_DRIFT_GRID", np.linspace(-0.1, 0.1, 11))
     (residual, distance, compute_distance, cut), sigma = _cut_residuals([0.05, 0.02, -0.01], n=20)
-    log_post, log_last = discrepancy._random_walk_filter(residual, distance, compute_distance, cut, sigma, 0.05)
+    cuts = np.unique(cut)
+    keep = ~np.isclose(cut, cuts[1]) if empty_middle else np.ones(cut.size, dtype=bool)
+    order = np.random.default_rng(5).permutation(np.flatnonzero(keep))
+    residual, distance, compute_distance, cut = (x[order] for x in (residual, distance, compute_distance, cut))
+    log_post, log_last = discrepancy._random_walk_filter(residual, distance, compute_distance, cut, sigma, 0.05, cuts)
     grid, kappas, taus = discrepancy._DRIFT_GRID, discrepancy._KAPPA_GRID, discrepancy._TAU_GRID
     expected_post = np.zeros((kappas.size, taus.size))
     expected_last = np.zeros((kappas.size, taus.size, grid.size))
     for i, kappa in enumerate(kappas):
         lik = []
-        for c in np.unique(cut):
+        for c in cuts:
             m = cut == c
             scale = np.sqrt(sigma**2 + (kappa * distance[m]) ** 2)
             lik.append(np.array([stats.t.logpdf(residual[m] - g * compute_distance[m], 4.0, scale=scale).sum() for g in grid]))
         for j, tau in enumerate(taus):
-            move = np.eye(grid.size) if tau == 0 else np.exp(-0.5 * ((grid[None, :] - grid[:, None]) / tau) ** 2)
-            move = move / move.sum(axis=1, keepdims=True)
-            total = np.zeros(grid.size)
-            for a in range(grid.size):
-                for b in range(grid.size):
-                    for c in range(grid.size):
-                        log_path = stats.norm.logpdf(grid[a], scale=0.05) + lik[0][a] + lik[1][b] + lik[2][c]
-                        total[c] += np.exp(log_path + 150.0) * move[a, b] * move[b, c]
-            expected_last[i, j] = np.log(total)
+            with np.errstate(divide="ignore"):
+                move = np.log(np.eye(grid.size)) if tau == 0 else -0.5 * ((grid[None, :] - grid[:, None]) / tau) ** 2
+            move = move - logsumexp(move, axis=1, keepdims=True)
+            paths = (
+                (stats.norm.logpdf(grid, scale=0.05) + lik[0])[:, None, None]
+                + move[:, :, None]
+                + lik[1][None, :, None]
+                + move[None, :, :]
+                + lik[2][None, None, :]
+            )  # (drift_1, drift_2, drift_3)
+            expected_last[i, j] = logsumexp(paths, axis=(0, 1))
             expected_post[i, j] = (
-                np.log(total.sum()) + stats.halfnorm.logpdf(kappa, scale=0.05) + stats.halfnorm.logpdf(tau, scale=0.05)
+                logsumexp(paths) + stats.halfnorm.logpdf(kappa, scale=0.05) + stats.halfnorm.logpdf(tau, scale=0.05)
             )
     np.testing.assert_allclose(log_post - log_post.max(), expected_post - expected_post.max(), atol=1e-8)
     last = np.exp(log_last - log_last.max(axis=-1, keepdims=True))
     wanted = np.exp(expected_last - expected_last.max(axis=-1, keepdims=True))
     np.testing.assert_allclose(last / last.sum(-1, keepdims=True), wanted / wanted.sum(-1, keepdims=True), atol=1e-10)
+
+
+def test_a_walk_that_never_moves_is_the_shared_drift_even_when_the_cuts_disagree():
+    # tau = 0 must give exactly the shared-drift evidence: cuts at +0.25 / -0.25 / +0.25 make
+    # most drifts impossible after the first cut (densities below any floating-point floor).
+    from scipy import stats
+    from scipy.special import logsumexp
+
+    from bayes_atlas import discrepancy
+
+    (residual, distance, compute_distance, cut), sigma = _cut_residuals([0.25, -0.25, 0.25], n=300, sigma=0.002)
+    log_post, _ = discrepancy._random_walk_filter(residual, distance, compute_distance, cut, sigma, 0.05)
+    shared = logsumexp(
+        discrepancy._cut_log_likelihood(residual, distance, compute_distance, sigma)
+        + stats.norm.logpdf(discrepancy._DRIFT_GRID, scale=0.05),
+        axis=-1,
+    )
+    expected = shared + stats.halfnorm.logpdf(discrepancy._KAPPA_GRID, scale=0.05) + stats.halfnorm.logpdf(0.0, scale=0.05)
+    assert discrepancy._TAU_GRID[0] == 0.0
+    np.testing.assert_allclose(log_post[:, 0], expected, rtol=1e-10)
 
 
 def test_a_moving_drift_is_followed_and_a_shared_one_kept():
