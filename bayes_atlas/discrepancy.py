@@ -204,6 +204,11 @@ def _range(log_N: np.ndarray, log_D: np.ndarray) -> tuple[float, ...]:
     return tuple(float(v) for v in (log_N.min(), log_N.max(), log_D.min(), log_D.max(), log_C.min(), log_C.max()))
 
 
+def _jitter(rng: np.random.Generator, grid: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``grid[index]`` moved uniformly within its grid cell, so grid samples are continuous."""
+    return grid[index] + rng.uniform(-0.5, 0.5, index.size) * (grid[1] - grid[0])
+
+
 def _posterior_samples(
     residual: np.ndarray, distance: np.ndarray, compute_distance: np.ndarray, sigma: float, prior_scale: float, seed: int
 ) -> np.ndarray:
@@ -221,9 +226,8 @@ def _posterior_samples(
     rng = np.random.default_rng([seed, 29])
     cell = rng.choice(weight.size, size=N_SAMPLES, p=weight / weight.sum())
     k_index, d_index = np.unravel_index(cell, log_post.shape)
-    # Jitter within a grid cell so the samples are continuous.
-    k = _KAPPA_GRID[k_index] + rng.uniform(-0.5, 0.5, N_SAMPLES) * (_KAPPA_GRID[1] - _KAPPA_GRID[0])
-    d = _DRIFT_GRID[d_index] + rng.uniform(-0.5, 0.5, N_SAMPLES) * (_DRIFT_GRID[1] - _DRIFT_GRID[0])
+    k = _jitter(rng, _KAPPA_GRID, k_index)
+    d = _jitter(rng, _DRIFT_GRID, d_index)
     return np.column_stack([d, np.abs(k)])
 
 
@@ -322,11 +326,9 @@ def _random_walk_samples(
     last = np.exp(last - last.max(axis=-1, keepdims=True))
     cumulative = np.cumsum(last / last.sum(axis=-1, keepdims=True), axis=-1)
     d_index = np.minimum((cumulative < rng.uniform(size=(N_SAMPLES, 1))).sum(axis=-1), _DRIFT_GRID.size - 1)
-
-    def jitter(grid: np.ndarray, index: np.ndarray) -> np.ndarray:  # continuous within a grid cell
-        return grid[index] + rng.uniform(-0.5, 0.5, N_SAMPLES) * (grid[1] - grid[0])
-
-    kappa, tau, drift = jitter(_KAPPA_GRID, k_index), np.abs(jitter(_TAU_GRID, t_index)), jitter(_DRIFT_GRID, d_index)
+    kappa = _jitter(rng, _KAPPA_GRID, k_index)
+    tau = np.abs(_jitter(rng, _TAU_GRID, t_index))
+    drift = _jitter(rng, _DRIFT_GRID, d_index)
     return np.column_stack([drift + tau * rng.standard_normal(N_SAMPLES), np.abs(kappa)])
 
 
@@ -406,7 +408,7 @@ def learn_discrepancy(
     distances: list[np.ndarray] = []
     compute_distances: list[np.ndarray] = []
     in_sample: list[np.ndarray] = []
-    cuts: list[np.ndarray] = []
+    cut_labels: list[np.ndarray] = []  # each residual's cut fraction
     for fraction in fractions if point_law else ():
         train = np.zeros(len(codes), dtype=bool)
         for code in data.languages:
@@ -437,14 +439,14 @@ def learn_discrepancy(
         residuals.append(residual[test])
         distances.append(distance[test])
         compute_distances.append(compute_distance[test])
-        cuts.append(np.full(int(test.sum()), fraction))
+        cut_labels.append(np.full(int(test.sum()), fraction))
     residual = np.concatenate(residuals) if residuals else np.zeros(0)
     distance = np.concatenate(distances) if distances else np.zeros(0)
     compute_distance = np.concatenate(compute_distances) if compute_distances else np.zeros(0)
     scatter = np.concatenate(in_sample) if in_sample else np.zeros(0)
     sigma = float(1.4826 * np.median(np.abs(scatter - np.median(scatter)))) if scatter.size >= 3 else 0.01
     sigma = max(sigma, 1e-3)
-    cut = np.concatenate(cuts) if cuts else np.zeros(0)
+    cut = np.concatenate(cut_labels) if cut_labels else np.zeros(0)
     if residual.size and drift == "random_walk":
         samples = _random_walk_samples(residual, distance, compute_distance, cut, sigma, prior_scale, seed, fractions)
     else:
