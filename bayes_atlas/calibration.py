@@ -118,15 +118,19 @@ def score_holdout(runs: Any, result: Any, test: np.ndarray, *, random_seed: int 
     """Posterior predictive summary of the ``test`` rows of ``runs`` under a fitted law.
 
     The centre is the predictive **median** (the mean of exp(Student-t) draws has no finite
-    value when the tails are learnt); ``crps`` is the continuous ranked probability score of
-    the predictive draws (a proper score, in loss units; lower is better).
+    value when the tails are learnt); ``crps_log`` is the continuous ranked probability score
+    of the predictive draws of the **log** loss against the log of the observed loss (a proper
+    score, dimensionless, close to the CRPS in units of the observed loss when the spread is a
+    few percent; lower is better). On the loss scale the CRPS of exp(Student-t) draws is
+    infinite, and its sample estimate is decided by rounding in the few astronomically large
+    draws (an Epoch rolling-origin row scored 31 with its 90% interval 2.27-2.37).
 
     Returns
     -------
     pandas.DataFrame
         One row per test row: ``run_id``, ``language``, ``observed``, ``median``, ``lower50``,
-        ``upper50``, ``lower90``, ``upper90``, ``in50``, ``in90``, ``relative_error``, ``crps``
-        and ``pit`` (the share of predictive draws at or below the observation: uniform on
+        ``upper50``, ``lower90``, ``upper90``, ``in50``, ``in90``, ``relative_error``,
+        ``crps_log`` and ``pit`` (the share of predictive draws at or below the observation: uniform on
         [0, 1] when the predictions are calibrated).
     """
     held = runs.subset(test)
@@ -152,7 +156,7 @@ def _scores_from_draws(held: pd.DataFrame, draws: np.ndarray) -> pd.DataFrame:
             "in50": (q[1] <= observed) & (observed <= q[3]),
             "in90": (q[0] <= observed) & (observed <= q[4]),
             "relative_error": median / observed - 1.0,
-            "crps": crps_from_draws(draws, observed),
+            "crps_log": crps_from_draws(np.log(draws), np.log(observed)),
             "pit": (draws <= observed).mean(axis=0),
         }
     )
@@ -183,7 +187,7 @@ def _summarise(table: pd.DataFrame) -> pd.Series:
             "coverage50": float(table["in50"].mean()),
             "coverage90": float(table["in90"].mean()),
             "median_abs_error": float(table["relative_error"].abs().median()),
-            "crps": float(table["crps"].mean()),
+            "crps_log": float(table["crps_log"].mean()),
             "n": len(table),
         }
     )
@@ -665,7 +669,7 @@ def _point_scores(runs: Any, train: np.ndarray, test: np.ndarray, point_law: str
             "observed": observed,
             "median": predicted,
             "relative_error": predicted / observed - 1.0,
-            "crps": np.abs(predicted - observed),  # the CRPS of a point forecast is its absolute error
+            "crps_log": np.abs(np.log(predicted) - np.log(observed)),  # a point forecast's CRPS: its absolute error
         }
     )
     for column in ("lower50", "upper50", "lower90", "upper90"):
@@ -726,7 +730,7 @@ _ROW_COLUMNS = [
     "in50",
     "in90",
     "relative_error",
-    "crps",
+    "crps_log",
     "pit",
 ]
 
@@ -736,9 +740,8 @@ def summarise_suite(rows: pd.DataFrame) -> pd.DataFrame:
 
     Columns: ``n_test``; ``coverage50`` / ``coverage90`` (Bayes); ``median_abs_error`` and
     ``point_median_abs_error`` (median of |median / observed - 1| over the rows each
-    predicts); ``crps`` and ``point_crps`` (mean CRPS, loss units; a point forecast's CRPS is
-    its absolute error) and ``crps_relative`` / ``point_crps_relative`` (mean CRPS /
-    observed); ``point_coverage50`` / ``point_coverage90`` (NaN: the point fit has no
+    predicts); ``crps_log`` and ``point_crps_log`` (mean CRPS of the log loss, see
+    :func:`score_holdout`; a point forecast's CRPS is its absolute error); ``point_coverage50`` / ``point_coverage90`` (NaN: the point fit has no
     interval); ``n_point`` (rows the point fit could predict); ``coverage50_p`` /
     ``coverage90_p`` (:func:`coverage_p_value`: whether the coverage is consistent with its
     nominal mass at this ``n_test``).
@@ -756,10 +759,8 @@ def summarise_suite(rows: pd.DataFrame) -> pd.DataFrame:
                 "coverage90": float(bayes["in90"].astype(float).mean()),
                 "median_abs_error": float(bayes["relative_error"].abs().median()),
                 "point_median_abs_error": float(point["relative_error"].abs().median()) if len(point) else np.nan,
-                "crps": float(bayes["crps"].mean()),
-                "point_crps": float(point["crps"].mean()) if len(point) else np.nan,
-                "crps_relative": float((bayes["crps"] / bayes["observed"]).mean()),
-                "point_crps_relative": float((point["crps"] / point["observed"]).mean()) if len(point) else np.nan,
+                "crps_log": float(bayes["crps_log"].mean()),
+                "point_crps_log": float(point["crps_log"].mean()) if len(point) else np.nan,
                 "point_coverage50": np.nan,
                 "point_coverage90": np.nan,
                 "n_point": len(point),

@@ -1405,8 +1405,8 @@ def calibrate_command(
         "coverage90": "cov90",
         "median_abs_error": "err",
         "point_median_abs_error": "err_point",
-        "crps_relative": "crps%",
-        "point_crps_relative": "crps%_point",
+        "crps_log": "crps%",
+        "point_crps_log": "crps%_point",
         "n_point": "n_point",
         "coverage50_p": "cov50_p",
         "coverage90_p": "cov90_p",
@@ -1415,7 +1415,7 @@ def calibrate_command(
     shown = summary[[c for c in columns if c in summary]].rename(columns=columns)
     for column in ("err", "err_point", "crps%", "crps%_point"):
         shown[column] = 100 * shown[column]
-    _print_table(shown, title + " (errors and CRPS in % of the observed loss)")
+    _print_table(shown, title + " (errors in % of the observed loss; CRPS of the log loss x 100)")
     diagnostics = result.diagnostics.set_index(["table", "fit"])[["n_train", "divergences", "max_r_hat", "min_ess_bulk"]]
     _print_table(diagnostics, "\nBayesian fits: diagnostics")
     _report(found)

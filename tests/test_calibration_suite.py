@@ -40,7 +40,7 @@ def brute_scores(draws: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
                 "median": q[0.5],
                 "in50": q[0.25] <= y <= q[0.75],
                 "in90": q[0.05] <= y <= q[0.95],
-                "crps": brute_crps(x, y),
+                "crps_log": brute_crps(np.log(x), math.log(y)),
                 "pit": sum(v <= y for v in x) / len(x),
                 "relative_error": q[0.5] / y - 1,
             }
@@ -83,11 +83,31 @@ def test_score_holdout_matches_brute_force_on_known_draws():
     scored = score_holdout(runs, fake, test)
     held = runs.frame.loc[test]
     reference = brute_scores(fake.table[list(held["run_id"])].to_numpy(), held["loss"].to_numpy())
-    for column in ("median", "crps", "pit", "relative_error"):
+    for column in ("median", "crps_log", "pit", "relative_error"):
         np.testing.assert_allclose(scored[column].to_numpy(), reference[column].to_numpy(), rtol=1e-10, atol=1e-12)
     for column in ("in50", "in90"):
         assert scored[column].tolist() == reference[column].tolist()
     assert 0 < scored["in90"].mean() < 1  # the shifted rows are missed, the others covered
+
+
+def test_crps_stays_finite_under_astronomical_predictive_draws():
+    """Learnt Student-t noise puts a few draws at exp(40) times the loss; the score must not follow them.
+
+    Measured 2026-12-02 on Epoch's rolling 4x split: one row's loss-scale CRPS was 31 (its 90%
+    interval 2.27-2.37), the split's mean 62% of the loss. The CRPS of the log loss of the same
+    sample is checked against the closed form of a normal's CRPS, sigma (z (2 Phi(z) - 1) +
+    2 phi(z) - 1 / sqrt(pi)), for the bulk of the draws, and against brute force over all pairs.
+    """
+    rng = np.random.default_rng(0)
+    loss, sigma, z = 2.3, 0.01, 0.5
+    log_draws = np.log(loss) + sigma * rng.standard_normal(4000)
+    log_draws[:3] += 40.0  # three draws of ~5e17 times the loss
+    observed = loss * math.exp(z * sigma)
+    held = pd.DataFrame({"run_id": ["r"], "language": ["en"], "loss": [observed]})
+    scored = calibration._scores_from_draws(held, np.exp(log_draws)[:, None])
+    normal = sigma * (z * math.erf(z / math.sqrt(2)) + 2 * math.exp(-z * z / 2) / math.sqrt(2 * math.pi) - 1 / math.sqrt(math.pi))
+    assert scored["crps_log"].iloc[0] == pytest.approx(normal, rel=0.1)
+    assert scored["crps_log"].iloc[0] == pytest.approx(brute_crps(log_draws, math.log(observed)), rel=1e-9)
 
 
 def test_crps_of_a_point_mass_is_the_absolute_error():
@@ -112,12 +132,12 @@ def test_suite_on_known_draws_matches_brute_force(monkeypatch):
         assert row["n_test"] == test.sum()
         assert row["coverage50"] == pytest.approx(reference["in50"].mean())
         assert row["coverage90"] == pytest.approx(reference["in90"].mean())
-        assert row["crps"] == pytest.approx(reference["crps"].mean(), rel=1e-10)
+        assert row["crps_log"] == pytest.approx(reference["crps_log"].mean(), rel=1e-10)
         assert row["median_abs_error"] == pytest.approx(reference["relative_error"].abs().median(), rel=1e-10)
-        # The point fit is scored on the same rows: its CRPS is its absolute error; no interval.
+        # The point fit is scored on the same rows: its CRPS is its absolute error (of the log loss); no interval.
         point = result.rows[(result.rows["split"] == split) & (result.rows["method"] == "point")]
         assert list(point["run_id"]) == list(held["run_id"])
-        np.testing.assert_allclose(point["crps"], np.abs(point["median"] - point["observed"]))
+        np.testing.assert_allclose(point["crps_log"], np.abs(np.log(point["median"] / point["observed"])))
         assert np.isnan(row["point_coverage90"]) and row["n_point"] == test.sum()
         assert row["point_median_abs_error"] == pytest.approx(point["relative_error"].abs().median())
         inside90 = int(reference["in90"].sum())
@@ -190,7 +210,7 @@ def test_suite_tiny_real_fit_scores_are_finite():
     bayes = result.rows[result.rows["method"] == "bayes"]
     assert row["n_test"] == len(bayes) > 0
     assert row["coverage90"] == pytest.approx(bayes["in90"].astype(float).mean())
-    assert np.isfinite([row["median_abs_error"], row["crps"], row["point_median_abs_error"]]).all()
+    assert np.isfinite([row["median_abs_error"], row["crps_log"], row["point_median_abs_error"]]).all()
     assert bayes["pit"].between(0, 1).all()
     assert result.diagnostics.loc[0, "n_train"] + row["n_test"] <= 30
 
@@ -265,7 +285,7 @@ def fake_suite(monkeypatch):
         summary = pd.DataFrame(
             {"table": ["misfitting"], "split": ["random"], "n_test": [3], "coverage50": [0.5], "coverage90": [np.nan]}
         )
-        for column in ("median_abs_error", "point_median_abs_error", "crps_relative", "point_crps_relative"):
+        for column in ("median_abs_error", "point_median_abs_error", "crps_log", "point_crps_log"):
             summary[column] = 0.01
         summary["n_point"] = 3
         summary["coverage50_p"] = 2.3e-5  # 167 of 167 inside a 90% interval is p ~ 2e-8
