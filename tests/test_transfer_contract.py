@@ -283,16 +283,25 @@ def test_unfitted_languages_draw_from_the_fitted_population(population):
 
 
 def test_student_t_builder_scales_the_target_deviations(data):
-    # target_effect = language_sd[target] * z / sqrt(g) per language; the source effect keeps
-    # its normal deviation (correlated through the Cholesky factor).
+    # The target deviation is sampled centred, Student-t with nu = language_nu and scale
+    # language_sd[target] (its log density checked against scipy's); the source deviation is
+    # language_sd[source] * (corr * t_std + sqrt(1 - corr^2) * z), t_std = target / language_sd[target]
+    # (the bivariate population of the normal case with the standardised target made a t).
     model = build_transfer_model(data, TransferConfig(population="student_t"))
-    assert {"language_nu", "language_mixing"} <= {v.name for v in model.free_RVs}
-    names = ["target_effect", "source_effect", "language_sd", "language_corr", "language_z", "language_mixing"]
+    assert {"language_nu", "language_target_dev", "language_source_z"} <= {v.name for v in model.free_RVs}
+    names = ["target_effect", "source_effect", "language_sd", "language_corr", "language_source_z", "language_nu"]
     outputs = model.replace_rvs_by_values([model[name] for name in names])
     function = model.compile_fn(outputs, inputs=model.value_vars, point_fn=True, on_unused_input="ignore")
     rng = np.random.default_rng(8)
     point = {k: v + rng.normal(0.0, 0.7, np.shape(v)) for k, v in model.initial_point(random_seed=8).items()}
-    target, source, sd, corr, z, g = (np.asarray(v, dtype=float) for v in function(point))
-    u = z[:, 0] / np.sqrt(g)
-    np.testing.assert_allclose(target, sd[0] * u, rtol=1e-10)
-    np.testing.assert_allclose(source, sd[1] * (corr * u + np.sqrt(1 - corr**2) * z[:, 1]), rtol=1e-8)
+    target, source, sd, corr, z, nu = (np.asarray(v, dtype=float) for v in function(point))
+    t_std = target / sd[0]
+    np.testing.assert_allclose(source, sd[1] * (corr * t_std + np.sqrt(1 - corr**2) * z), rtol=1e-8)
+    logp_fn = model.compile_fn(
+        model.logp(vars=[model["language_target_dev"]], sum=False),
+        inputs=model.value_vars,
+        point_fn=True,
+        on_unused_input="ignore",
+    )
+    logp = logp_fn(point)
+    np.testing.assert_allclose(np.asarray(logp[0]), stats.t.logpdf(target, float(nu), scale=sd[0]), rtol=1e-8)

@@ -84,7 +84,9 @@ def test_leave_one_language_out_for_extreme_targets():
     #     ps 0.49 (0.14 / 0.84), zh 0.55 (0.27 / 0.84), ur 0.57 (0.27 / 0.86);
     #   population="student_t": yo 0.39 (0.00 / 0.78), zh 0.53 (0.22 / 0.84), 174 and 186
     #     divergences: the fitted t (nu ~ 1, scale 0.07) hugs the 29 languages clustered at
-    #     +0.1..+0.3, so its 5% quantile of a row's cells moves up (-0.66 vs -0.95).
+    #     +0.1..+0.3, so its 5% quantile of a row's cells moves up (-0.66 vs -0.95). Sampled
+    #     centred (2026-12-02), it converges and still does not help: yo and zh together 0.43
+    #     of 148 cells (nu 0.91 [0.60, 1.40], scale 0.065).
     # The target effects are skewed (a tight cluster and a left tail of 9 languages), not
     # symmetric heavy-tailed; a two-component population is the candidate (see the issue note).
     # All 38 languages left out in turn (evaluate_languages(seed=0), 20 min on 2 cores,
@@ -122,22 +124,54 @@ def test_a_mixture_population_covers_the_moderate_tail_that_the_normal_one_misse
     assert result.scores.loc["bayesian_transfer_model", "coverage90"] >= 0.85
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limitation: the Student-t population (scale mixture, learnt nu) diverges on its own simulated data",
-)
-def test_student_t_population_recovers_its_scale():
+def _oracle_quantiles(effects: np.ndarray, config: TransferConfig) -> tuple[np.ndarray, np.ndarray]:
+    """5/50/95% of the Student-t population's scale and nu given the *true* target effects (brute-force grid).
+
+    The priors are the model's: scale half-normal(``config.language_sd``) (the LKJ sd prior's
+    marginal), nu Gamma(``config.nu_prior``); the effects are centred at 0 (the intercept is separate).
+    """
+    from scipy import stats
+
+    scale = np.linspace(0.01, 1.0, 991)[:, None]
+    nu = np.geomspace(0.3, 300.0, 600)[None, :]
+    log_post = (
+        stats.t.logpdf(effects[:, None, None], nu[None], scale=scale[None]).sum(axis=0)
+        + stats.halfnorm.logpdf(scale, scale=config.language_sd)
+        + stats.gamma.logpdf(nu, config.nu_prior[0], scale=1.0 / config.nu_prior[1])
+        + np.log(nu)  # the geometric grid's cell width
+    )
+    weight = np.exp(log_post - log_post.max())
+
+    def quantiles(grid: np.ndarray, mass: np.ndarray) -> np.ndarray:
+        return np.interp([0.05, 0.5, 0.95], np.cumsum(mass) / mass.sum(), grid)
+
+    return quantiles(scale[:, 0], weight.sum(axis=1)), quantiles(nu[0], weight.sum(axis=0))
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_student_t_population_matches_the_posterior_of_its_true_effects(seed):
     # Target effects drawn from a Student-t with nu = 3 and scale 0.25, fitted with
-    # population="student_t". Measured 2026-11-30 (seed 4): 100 divergences, r_hat 1.026 and
-    # bulk ESS 237 (language_nu); scale 90% interval [0.257, 0.442] (misses 0.25), nu
-    # [3.1, 33.1]. On the published matrix: 160 divergences, r_hat 1.60, 1008 draws at the
-    # maximum tree depth (nu ~ 1.0 [0.62, 1.79]). A direct StudentT for the standardised
-    # deviation was worse (r_hat 1.57, a chain stuck at scale 0).
-    matrix, truth = transfer.simulate_matrix(languages(), target_nu=3.0, language_sd=(0.25, 0.08), seed=4)
-    fit = transfer.TransferModel(population="student_t").fit(matrix, random_seed=4, progressbar=False, warn=False)
+    # population="student_t". The target deviation is sampled centred (each one is pinned by its
+    # 37 cells); sampled non-centred as z / sqrt(g), g ~ Gamma(nu/2, nu/2), it had 100
+    # divergences, r_hat 1.026 and bulk ESS 237 here (seed 4, 2026-11-30; 172 with log g
+    # non-centred in nu, 2026-12-02). Measured 2026-12-02: seeds 0-4 0 divergences, max r_hat
+    # 1.003-1.004, bulk ESS 1330-1650, 25-40 s each.
+    # The reference is independent of the sampler: the grid posterior of (scale, nu) given the
+    # 38 true target effects. The fit sees them only through noisy cells, so it can be a little
+    # wider; measured: seed 0 scale 0.275 / 0.343 / 0.426 vs 0.274 / 0.343 / 0.428, nu 4.9 /
+    # 16.6 / 45.6 vs 5.2 / 17.5 / 47.3; seed 4 scale 0.253 / 0.342 / 0.445 vs 0.260 / 0.353 /
+    # 0.454, nu 3.0 / 9.7 / 34.4 vs 3.1 / 10.9 / 37.2. (Seeds 0 and 4 are the draws whose 38
+    # effects put the true scale 0.25 below the 5% quantile of even this oracle: the 90% interval
+    # missing the truth there is the data's doing, not the model's.)
+    config = TransferConfig(population="student_t")
+    matrix, truth = transfer.simulate_matrix(languages(), target_nu=3.0, language_sd=(0.25, 0.08), seed=seed)
+    fit = transfer.TransferModel(population="student_t").fit(matrix, random_seed=seed, progressbar=False, warn=False)
     print(f"\nstudent_t recovery: {fit.diagnostics}")
-    assert fit.diagnostics.converged, fit.diagnostics
-    lower, upper = np.quantile(fit.draws("language_sd")[:, 0], [0.05, 0.95])
-    assert lower <= 0.25 <= upper
-    lower, upper = np.quantile(fit.draws("language_nu"), [0.05, 0.95])
-    assert lower <= 3.0 <= upper
+    d = fit.diagnostics
+    assert d.divergences == 0 and d.max_r_hat <= 1.01 and d.min_ess_bulk >= 400, d
+    scale_ref, nu_ref = _oracle_quantiles(truth["target_effect"], config)
+    scale_fit = np.quantile(fit.draws("language_sd")[:, 0], [0.05, 0.5, 0.95])
+    nu_fit = np.quantile(fit.draws("language_nu"), [0.05, 0.5, 0.95])
+    print(f"scale {scale_fit.round(3)} vs {scale_ref.round(3)}; nu {nu_fit.round(2)} vs {nu_ref.round(2)}")
+    np.testing.assert_allclose(scale_fit, scale_ref, atol=0.025)
+    np.testing.assert_allclose(nu_fit, nu_ref, rtol=0.25)
