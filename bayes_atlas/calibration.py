@@ -156,10 +156,18 @@ def _scores_from_draws(held: pd.DataFrame, draws: np.ndarray) -> pd.DataFrame:
             "in50": (q[1] <= observed) & (observed <= q[3]),
             "in90": (q[0] <= observed) & (observed <= q[4]),
             "relative_error": median / observed - 1.0,
-            "crps_log": crps_from_draws(np.log(draws), np.log(observed)),
+            "crps_log": crps_from_draws(_finite_log(draws), np.log(observed)),
             "pit": (draws <= observed).mean(axis=0),
         }
     )
+
+
+def _finite_log(draws: np.ndarray) -> np.ndarray:
+    """Log of predictive loss draws, those that overflowed to inf (or underflowed to 0) in
+    ``exp`` held at the largest (smallest) finite float's log; such a draw's share of the CRPS
+    cancels between its two terms, so where it sits beyond the rest hardly matters."""
+    finite = np.finfo(float)
+    return np.log(np.clip(np.asarray(draws, dtype=float), finite.tiny, finite.max))
 
 
 def crps_from_draws(draws: np.ndarray, observed: np.ndarray) -> np.ndarray:

@@ -110,6 +110,21 @@ def test_crps_stays_finite_under_astronomical_predictive_draws():
     assert scored["crps_log"].iloc[0] == pytest.approx(brute_crps(log_draws, math.log(observed)), rel=1e-9)
 
 
+def test_crps_survives_draws_that_overflowed_in_exp():
+    # exp(mean + sigma * t) with nu ~ 1 overflows to inf (or underflows to 0) now and then; one
+    # such draw made the whole row's CRPS NaN (inf - inf), and a split's mean with it.
+    rng = np.random.default_rng(1)
+    log_draws = np.log(2.3) + 0.01 * rng.standard_normal(2000)
+    log_draws[:2] = [800.0, -800.0]
+    held = pd.DataFrame({"run_id": ["r"], "language": ["en"], "loss": [2.31]})
+    with np.errstate(over="ignore"):
+        scored = calibration._scores_from_draws(held, np.exp(log_draws)[:, None])
+    held_at_float_limits = np.clip(log_draws, math.log(np.finfo(float).tiny), math.log(np.finfo(float).max))
+    assert scored["crps_log"].iloc[0] == pytest.approx(brute_crps(held_at_float_limits, math.log(2.31)), rel=1e-9)
+    # Holding the two draws at the float limits moves the score 1.3% from the unclipped sample's.
+    assert scored["crps_log"].iloc[0] == pytest.approx(brute_crps(log_draws, math.log(2.31)), rel=0.03)
+
+
 def test_crps_of_a_point_mass_is_the_absolute_error():
     draws = np.full((5, 2), 3.0)
     np.testing.assert_allclose(calibration.crps_from_draws(draws, np.array([2.5, 3.25])), [0.5, 0.25])
