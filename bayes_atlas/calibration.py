@@ -312,8 +312,8 @@ def goldfish_holdout(
 
     Measured (2026-12-01, 166 languages, 4 x 2000 draws, seed 0, load 2-5): pooled median
     error 2.86% against 2.95% for each language alone, mean CRPS of the log loss 0.023 against
-    0.034 (on the loss scale, 2.37 against 3.70 bits per sentence); for languages with 1 or 2 training runs 2.9% and 3.7% against 8.3% and 8.3%;
-    for those with 3, 2.5% against 1.3% (the pooled fit predicts 2.5% too low on average).
+    0.034 (on the loss scale, 2.37 against 3.70 bits per sentence); for languages with 1 or 2
+    training runs 2.9% and 3.7% against 8.3% and 8.3%; for those with 3, 2.5% against 1.3% (the pooled fit predicts 2.5% too low on average).
     The pooled fit converges: 0 divergences, max r_hat 1.0085, min bulk ESS 634, no draw at
     the maximum tree depth, 138 s (at the package's default 1300 draws: r_hat 1.011, hence
     ``draws=2000`` here). Both fits' 90% intervals cover every held-out run (too
@@ -750,8 +750,8 @@ def summarise_suite(rows: pd.DataFrame) -> pd.DataFrame:
     ``point_median_abs_error`` (median of |median / observed - 1| over the rows each
     predicts); ``crps_log`` and ``point_crps_log`` (mean CRPS of the log loss, see
     :func:`score_holdout`; a point forecast's CRPS is its absolute error);
-    ``point_coverage50`` / ``point_coverage90`` (NaN: the point fit has no interval); ``n_point`` (rows the point fit could predict); ``coverage50_p`` /
-    ``coverage90_p`` (:func:`coverage_p_value`: whether the coverage is consistent with its
+    ``point_coverage50`` / ``point_coverage90`` (NaN: the point fit has no interval);
+    ``n_point`` (rows the point fit could predict); ``coverage50_p`` / ``coverage90_p`` (:func:`coverage_p_value`: whether the coverage is consistent with its
     nominal mass at this ``n_test``).
     """
     records = []

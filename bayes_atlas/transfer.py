@@ -416,17 +416,11 @@ def _unseen_from_mixture(posterior: xr.Dataset, data: TransferData, seed: int | 
     unseen = np.flatnonzero(~mixture_seen(data))
     if not unseen.size:
         return posterior
-    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
-
     rng = np.random.default_rng([0 if seed is None else int(seed), 7])
     drawn = draw_mixture_targets(
         _stacked(posterior, "mix_weight"), _stacked(posterior, "mix_gap"), _stacked(posterior, "target_sd"), unseen.size, rng
     )
-    out = posterior.copy()
-    values = np.array(posterior["target_effect"].values, dtype=float)
-    values[:, :, unseen] = drawn.reshape(chains, draws, unseen.size)
-    out["target_effect"] = posterior["target_effect"].copy(data=values)
-    return out
+    return _with_unseen(posterior, unseen, {"target_effect": drawn})
 
 
 def _unseen_from_student_t(posterior: xr.Dataset, data: TransferData, seed: int | None, family_effects: bool) -> xr.Dataset:
@@ -438,26 +432,27 @@ def _unseen_from_student_t(posterior: xr.Dataset, data: TransferData, seed: int 
     draws. Given the hyperparameters the effects are independent of the data, so a draw after
     sampling is exact (as the :meth:`TransferFit._effect_draws` of an unfitted language).
     """
-    from bayes_atlas.models.transfer import mixture_seen
+    from bayes_atlas.models.transfer import draw_population_effects, mixture_seen
 
     unseen = np.flatnonzero(~mixture_seen(data))
     if not unseen.size:
         return posterior
-    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     rng = np.random.default_rng([0 if seed is None else int(seed), 11])
     sd, corr, nu = (_stacked(posterior, name) for name in ("language_sd", "language_corr", "language_nu"))
-    z = rng.standard_normal((chains * draws, unseen.size, 2))
-    z[:, :, 0] /= np.sqrt(rng.gamma(nu[:, None] / 2.0, 2.0 / nu[:, None], size=z.shape[:2]))
-    target = sd[:, [0]] * z[:, :, 0]
-    source = sd[:, [1]] * (corr[:, None] * z[:, :, 0] + np.sqrt(1.0 - corr[:, None] ** 2) * z[:, :, 1])
+    effects = draw_population_effects(sd, corr, unseen.size, rng, nu=nu)
     if family_effects:
-        family = _stacked(posterior, "family_effect")[:, np.asarray(data.family_index)[unseen], :]
-        target, source = target + family[:, :, 0], source + family[:, :, 1]
+        effects += _stacked(posterior, "family_effect")[:, np.asarray(data.family_index)[unseen], :]
+    return _with_unseen(posterior, unseen, {"target_effect": effects[..., 0], "source_effect": effects[..., 1]})
+
+
+def _with_unseen(posterior: xr.Dataset, unseen: np.ndarray, drawn: dict[str, np.ndarray]) -> xr.Dataset:
+    """``posterior`` with the ``unseen`` languages' columns of each named variable replaced by ``(draws, unseen)`` values."""
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     out = posterior.copy()
-    for name, drawn in (("target_effect", target), ("source_effect", source)):
-        values = np.array(posterior[name].values, dtype=float)
-        values[:, :, unseen] = drawn.reshape(chains, draws, unseen.size)
-        out[name] = posterior[name].copy(data=values)
+    for name, values in drawn.items():
+        replaced = np.array(posterior[name].values, dtype=float)
+        replaced[:, :, unseen] = values.reshape(chains, draws, unseen.size)
+        out[name] = posterior[name].copy(data=replaced)
     return out
 
 
@@ -1009,21 +1004,14 @@ class TransferFit:
         if code in self._position:
             i = self._position[code]
             return np.column_stack([self.draws("target_effect")[:, i], self.draws("source_effect")[:, i]])
+        from bayes_atlas.models.transfer import draw_mixture_targets, draw_population_effects
+
         sd = self.draws("language_sd")
         if self.config.population == "mixture":
-            from bayes_atlas.models.transfer import draw_mixture_targets
-
             target = draw_mixture_targets(self.draws("mix_weight"), self.draws("mix_gap"), self.draws("target_sd"), 1, rng)[:, 0]
             return np.column_stack([target, sd[:, 1] * rng.standard_normal(self.n_draws)])
-        corr = self.draws("language_corr")
-        z = rng.standard_normal((self.n_draws, 2))
-        if self.config.population == "student_t":
-            # The fitted Student-t population: a normal over the square root of a Gamma(nu/2, nu/2) draw.
-            nu = self.draws("language_nu")
-            z[:, 0] /= np.sqrt(rng.gamma(nu / 2.0, 2.0 / nu))
-        target = sd[:, 0] * z[:, 0]
-        source = sd[:, 1] * (corr * z[:, 0] + np.sqrt(1 - corr**2) * z[:, 1])
-        effects = np.column_stack([target, source])
+        nu = self.draws("language_nu") if self.config.population == "student_t" else None
+        effects = draw_population_effects(sd, self.draws("language_corr"), 1, rng, nu=nu)[:, 0, :]
         if self.config.family_effects:
             families = list(self.posterior["family"].values)
             if family in families:

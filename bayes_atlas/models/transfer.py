@@ -28,8 +28,9 @@ The population of the language effects (``TransferConfig.population``):
   (``language_target_dev ~ t_nu(0, language_sd[target])``; each observed language's target
   effect is pinned by its 37 cells, where the non-centred scale mixture ``z / sqrt(g)``
   diverged; a language with no observed cell gets its effects drawn exactly from each draw's
-  population after sampling, as in the mixture), the source deviation ``language_sd[source] (corr t_std + sqrt(1 - corr^2) z)``
-  with ``t_std`` the standardised target deviation. ``language_sd[target]`` is then the t's
+  population after sampling, as in the mixture), the source deviation
+  ``language_sd[source] (corr t_std + sqrt(1 - corr^2) z)`` with ``t_std`` the standardised
+  target deviation. ``language_sd[target]`` is then the t's
   scale, not its sd. The source deviations stay normal (their spread on the published matrix
   has no heavy tail: excess kurtosis -0.4). On the published matrix it converges but does not
   widen the predictions of the hardest targets (see ``TransferConfig``).
@@ -452,6 +453,23 @@ def draw_mixture_targets(
     low = rng.random((weight.size, size)) < weight[:, None]
     z = rng.standard_normal((weight.size, size))
     return np.where(low, -gap[:, None] + target_sd[:, [1]] * z, target_sd[:, [0]] * z)
+
+
+def draw_population_effects(
+    language_sd: np.ndarray, language_corr: np.ndarray, size: int, rng: np.random.Generator, nu: np.ndarray | None = None
+) -> np.ndarray:
+    """``(draws, size, 2)`` (target, source) effects from each draw's bivariate population.
+
+    ``language_sd`` ``(draws, 2)``, ``language_corr`` ``(draws,)``; with ``nu`` the standardised
+    target deviation is Student-t (``z / sqrt(g)``, ``g ~ Gamma(nu/2, nu/2)``), else normal.
+    """
+    z = rng.standard_normal((language_sd.shape[0], size, 2))
+    if nu is not None:
+        z[:, :, 0] /= np.sqrt(rng.gamma(nu[:, None] / 2.0, 2.0 / nu[:, None], size=z.shape[:2]))
+    corr = language_corr[:, None]
+    target = language_sd[:, [0]] * z[:, :, 0]
+    source = language_sd[:, [1]] * (corr * z[:, :, 0] + np.sqrt(1.0 - corr**2) * z[:, :, 1])
+    return np.stack([target, source], axis=-1)
 
 
 def build_transfer_model(data: TransferData, config: TransferConfig | None = None):
