@@ -74,6 +74,14 @@ def _goldfish_suite_config() -> Any:
     alike, with either init (random split r_hat 1.35-1.53, few runs 1.65-2.22): one chain
     trades the population spread of beta for that of b (chain means theta_sd[beta] 0.009-0.013
     vs 0.034-0.041, theta_sd[b] 0.57-0.61 vs 0.17-0.31).
+    Measured 2026-12-02 (seed 0, 500 + 500): with beta's population spread held near 0.01 as
+    alpha's is (``theta_sd`` 0.01 for both), three of the four shares fits mix (max r_hat
+    1.018-1.025, no draw at the maximum tree depth; at 0.02 the random split still split, r_hat
+    1.92 on ky's floor) and predict as above (top compute 2.8%, rolling 2x / 4x / 8x 3.2% /
+    3.6% / 4.3%, few runs 2.8%, random 1.0%; 90% coverage 0.88-1.00, 50% 0.64-0.91), but in the
+    few-runs fit one chain of four stays stuck (step size 0.0049 against 0.019-0.022, every draw
+    at depth 10, alpha's spread 0.082 against 0.010; r_hat 1.54, also with 1000 tuning steps),
+    so the suite keeps this config.
     """
     from bayes_atlas.models.law import LawConfig
 

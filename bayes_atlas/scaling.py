@@ -82,7 +82,8 @@ def _failure(diagnostics: Diagnostics) -> str | None:
     d = diagnostics
     limit = R_HAT_FAILED if d.draws >= 500 else R_HAT_FAILED_SHORT
     if d.chains >= 2 and not d.max_r_hat <= limit:
-        return f"max r_hat {d.max_r_hat:.3g} ({d.worst_r_hat}): the chains disagree or are stuck"
+        why = d.stuck_note() if d.stuck_chains else "the chains disagree or are stuck"
+        return f"max r_hat {d.max_r_hat:.3g} ({d.worst_r_hat}): {why}"
     if d.divergences > DIVERGENT_SHARE_FAILED * d.chains * d.draws:
         return f"{d.divergences} of {d.chains * d.draws} draws divergent"
     return None

@@ -3,6 +3,7 @@ another setting, units (issue: real multilingual tables)."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -62,6 +63,72 @@ def test_non_finite_diagnostics_do_not_pass():
     tree = xr.DataTree.from_dict({"posterior": stuck, "sample_stats": moving})
     d = diagnose(tree)
     assert not d.converged and d.max_r_hat == float("inf")
+
+
+def _sampled_tree(depths: np.ndarray, step_sizes: list[float], shift_chain: int | None = None):
+    """A (chain, draw) DataTree with the sample stats NumPyro writes; ``shift_chain`` sits 5 sd away."""
+    import xarray as xr
+
+    chains, draws = depths.shape
+    x = np.random.default_rng(0).normal(size=(chains, draws))
+    if shift_chain is not None:
+        x[shift_chain] += 5.0
+    coords = {"chain": range(chains), "draw": range(draws)}
+    posterior = xr.Dataset({"x": (("chain", "draw"), x)}, coords=coords)
+    stats = xr.Dataset(
+        {
+            "diverging": (("chain", "draw"), np.zeros((chains, draws), dtype=bool)),
+            "tree_depth": (("chain", "draw"), depths),
+            "step_size": (("chain", "draw"), np.repeat(np.asarray(step_sizes)[:, None], draws, axis=1)),
+        },
+        coords=coords,
+    )
+    return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
+
+
+def test_a_chain_stuck_at_the_maximum_tree_depth_is_named_with_what_to_do():
+    # The Goldfish few-runs fit of the calibration suite (2026-12-02): one chain of four at step size
+    # 0.0049 with every draw at depth 10, the others at 0.019-0.022 and depth 8, r_hat 1.54.
+    from bayes_atlas.inference import diagnose
+
+    rng = np.random.default_rng(1)
+    depths = rng.integers(6, 10, size=(4, 600))  # below the limit of 10 ...
+    depths[0, :20] = 10  # ... but for a few draws of chain 0 (7%: not stuck)
+    depths[2] = 10  # chain 2 saturates on every draw
+    d = diagnose(_sampled_tree(depths, [0.021, 0.019, 0.0049, 0.022], shift_chain=2), max_tree_depth=10)
+    assert d.tree_depth_hits == 20 + 600  # brute-force count of the draws at the limit
+    assert d.stuck_chains == (2,)
+    assert d.step_sizes == pytest.approx((0.021, 0.019, 0.0049, 0.022))
+    why = _failure(d)
+    assert "chain 2 of 4 stuck at the maximum tree depth" in why
+    assert "step size 0.0049 against 0.019-0.022 in the others" in why
+    assert "another random_seed or more tune" in why
+    with pytest.warns(bayes_atlas.ConvergenceWarning, match="chain 2 of 4 stuck"):
+        from bayes_atlas.inference import warn_on_diagnostics
+
+        warn_on_diagnostics(d)
+    back = Diagnostics.from_dict(json.loads(json.dumps(d.to_dict())))
+    assert back.stuck_chains == (2,) and back.step_sizes == pytest.approx(d.step_sizes)
+
+
+@pytest.mark.parametrize("saturated", [(), (0, 1, 2, 3), (1, 3)])
+def test_no_chain_is_called_stuck_unless_the_others_mostly_are_not(saturated):
+    # Every chain at the limit (the suite's Goldfish fits in amplitudes) is hard geometry, not a
+    # stuck chain; neither is half of them, where no majority says what a healthy chain does.
+    from bayes_atlas.inference import diagnose
+
+    depths = np.full((4, 200), 7)
+    depths[list(saturated)] = 10
+    d = diagnose(_sampled_tree(depths, [0.02] * 4), max_tree_depth=10)
+    assert d.stuck_chains == ()
+    assert d.tree_depth_hits == 200 * len(saturated)
+    assert "stuck at the maximum" not in (_failure(_diagnostics(max_r_hat=1.5)) or "")
+
+
+def test_diagnostics_written_before_stuck_chains_existed_still_load():
+    old = {k: v for k, v in _diagnostics().to_dict().items() if k not in ("stuck_chains", "step_sizes")}
+    d = Diagnostics.from_dict(old)
+    assert d.stuck_chains == () and d.step_sizes == () and d.stuck_note() == ""
 
 
 def _one_size_table():
