@@ -80,8 +80,14 @@ def _goldfish_suite_config() -> Any:
     1.92 on ky's floor) and predict as above (top compute 2.8%, rolling 2x / 4x / 8x 3.2% /
     3.6% / 4.3%, few runs 2.8%, random 1.0%; 90% coverage 0.88-1.00, 50% 0.64-0.91), but in the
     few-runs fit one chain of four stays stuck (step size 0.0049 against 0.019-0.022, every draw
-    at depth 10, alpha's spread 0.082 against 0.010; r_hat 1.54, also with 1000 tuning steps),
-    so the suite keeps this config.
+    at depth 10, alpha's spread 0.082 against 0.010; r_hat 1.54, also with 1000 tuning steps).
+    Neither did two further variants mix on every split: the shares population without
+    correlations (random r_hat 1.56, top compute 1.89 with one chain stuck; errors 1.3-6.0%),
+    nor both exponent spreads at 0.003 with 1000 + 1000 draws (random 1.54 on alpha's spread,
+    top compute 1.60 with one chain stuck, rolling 1.16; few runs 1.019; errors 0.9-3.8%). One
+    language can pull an exponent's spread (a chain gave ky, two runs at one model size, alpha
+    -0.15), so the chains split between populations with and without it. The suite keeps this
+    config.
     """
     from bayes_atlas.models.law import LawConfig
 
