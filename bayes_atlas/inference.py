@@ -77,9 +77,11 @@ class Diagnostics:
         chain whose step size adapted to a narrow corner of the posterior and never left it
         (measured on a Goldfish fit: one of four chains at step size 0.005 against 0.019-0.022,
         every draw at depth 10, r_hat 1.54). Empty unless more than half of the chains mostly
-        stay below the limit.
+        stay below the limit (so never with two chains). Positions, not ``chain`` labels: they
+        differ only after chains were selected or concatenated.
     step_sizes
-        Each chain's mean step size after tuning (empty when the sampler does not report it).
+        Each chain's step size after tuning (``step_size_bar`` where the sampler reports it,
+        else the mean ``step_size``; empty when it reports neither).
     """
 
     divergences: int
@@ -120,8 +122,9 @@ class Diagnostics:
     def from_dict(cls, values: dict[str, Any]) -> Diagnostics:
         """Inverse of :meth:`to_dict` as stored in a file (non-finite numbers were written as null)."""
         read = {k: (float("nan") if v is None else v) for k, v in values.items()}
-        for name in ("stuck_chains", "step_sizes"):  # JSON lists; absent in files written before them
-            read[name] = tuple(read.get(name, ()))
+        # JSON lists, absent in files written before them; a non-finite step size was written as null.
+        read["stuck_chains"] = tuple(int(c) for c in read.get("stuck_chains", ()))
+        read["step_sizes"] = tuple(float("nan") if v is None else float(v) for v in read.get("step_sizes", ()))
         return cls(**read)
 
     def stuck_note(self) -> str:
@@ -134,13 +137,14 @@ class Diagnostics:
         if len(self.step_sizes) == self.chains:
             stuck = [self.step_sizes[c] for c in self.stuck_chains if c < len(self.step_sizes)]
             others = [s for c, s in enumerate(self.step_sizes) if c not in self.stuck_chains]
-            if stuck and others:
+            if np.isfinite(stuck).any() and np.isfinite(others).any():
                 note += f" (step size {_span(stuck)} against {_span(others)} in the others)"
         return note + "; rerun with another random_seed or more tune, and check the other chains' posterior"
 
 
 def _span(values: list[float]) -> str:
-    low, high = min(values), max(values)
+    finite = [v for v in values if np.isfinite(v)]
+    low, high = min(finite), max(finite)
     return f"{low:.2g}" if np.isclose(low, high, rtol=0.05) else f"{low:.2g}-{high:.2g}"
 
 
@@ -413,16 +417,24 @@ def diagnose(
     stats = idata["sample_stats"]
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
     depth_limit = int(max_tree_depth or idata.attrs.get("max_tree_depth", 10))
+    # The sampler's own flag where it has one (PyMC: reached_max_treedepth, nutpie:
+    # maxdepth_reached; a tree that U-turned in its last doubling also has depth == limit),
+    # else the depth (NumPyro: tree_depth, nutpie: depth).
     at_limit = None
-    if "tree_depth" in stats:
-        at_limit = np.asarray(stats["tree_depth"].transpose("chain", "draw").values) >= depth_limit
-    elif "reached_max_treedepth" in stats:
-        at_limit = np.asarray(stats["reached_max_treedepth"].transpose("chain", "draw").values, dtype=bool)
+    for flag in ("reached_max_treedepth", "maxdepth_reached"):
+        if flag in stats and at_limit is None:
+            at_limit = np.asarray(stats[flag].transpose("chain", "draw").values, dtype=bool)
+    for depth in ("tree_depth", "depth"):
+        if depth in stats and at_limit is None:
+            at_limit = np.asarray(stats[depth].transpose("chain", "draw").values) >= depth_limit
     hits = int(at_limit.sum()) if at_limit is not None else 0
-    stuck = _stuck_chains(at_limit) if at_limit is not None and at_limit.ndim == 2 else ()
+    stuck = _stuck_chains(at_limit) if at_limit is not None else ()
+    # The step size sampled with after tuning: PyMC's and nutpie's step_size_bar (their
+    # step_size is the last tuning proposal), NumPyro's step_size.
     step_sizes: tuple[float, ...] = ()
-    if "step_size" in stats:
-        step_sizes = tuple(float(v) for v in np.asarray(stats["step_size"].mean("draw").values, dtype=float).ravel())
+    for name in ("step_size_bar", "step_size"):
+        if name in stats and not step_sizes:
+            step_sizes = tuple(float(v) for v in np.asarray(stats[name].mean("draw").values, dtype=float).ravel())
     return Diagnostics(
         divergences=divergences,
         max_r_hat=max_r_hat,

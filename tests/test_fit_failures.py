@@ -3,6 +3,7 @@ another setting, units (issue: real multilingual tables)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 
@@ -122,7 +123,45 @@ def test_no_chain_is_called_stuck_unless_the_others_mostly_are_not(saturated):
     d = diagnose(_sampled_tree(depths, [0.02] * 4), max_tree_depth=10)
     assert d.stuck_chains == ()
     assert d.tree_depth_hits == 200 * len(saturated)
-    assert "stuck at the maximum" not in (_failure(_diagnostics(max_r_hat=1.5)) or "")
+    assert "stuck at the maximum" not in _failure(dataclasses.replace(d, max_r_hat=2.5))
+
+
+def test_pymc_and_nutpie_sample_stats_are_read_by_their_own_names():
+    # PyMC's NUTS: reached_max_treedepth (exact; tree_depth also equals the limit for a tree that
+    # U-turned in its last doubling) and step_size_bar (its step_size is the last tuning proposal).
+    # nutpie: depth / maxdepth_reached / step_size_bar.
+    import xarray as xr
+
+    from bayes_atlas.inference import diagnose
+
+    chains, draws = 4, 500
+    coords = {"chain": range(chains), "draw": range(draws)}
+    flag = np.zeros((chains, draws), dtype=bool)
+    flag[3] = True
+    depth = np.full((chains, draws), 10)  # every tree at depth 10, only chain 3's cut off there
+    bar = np.repeat(np.array([[0.03], [0.028], [0.031], [0.004]]), draws, axis=1)
+    noisy = bar * np.random.default_rng(0).lognormal(0.0, 1.0, size=bar.shape)
+    posterior = xr.Dataset({"x": (("chain", "draw"), np.zeros((chains, draws)))}, coords=coords)
+    layouts = {
+        "pymc": {"tree_depth": depth, "reached_max_treedepth": flag, "step_size": noisy, "step_size_bar": bar},
+        "nutpie": {"depth": depth, "maxdepth_reached": flag, "step_size": noisy, "step_size_bar": bar},
+    }
+    for sampler, columns in layouts.items():
+        stats = xr.Dataset({k: (("chain", "draw"), v) for k, v in columns.items()}, coords=coords)
+        d = diagnose(xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats}), max_tree_depth=10)
+        assert d.tree_depth_hits == draws, sampler  # the flag, not depth >= limit (which counts 2000)
+        assert d.stuck_chains == (3,), sampler
+        assert d.step_sizes == pytest.approx((0.03, 0.028, 0.031, 0.004)), sampler
+        assert "step size 0.004 against 0.028-0.031 in the others" in d.stuck_note(), sampler
+
+
+def test_a_stored_non_finite_step_size_does_not_break_the_note():
+    # Strict JSON writes a non-finite step size as null; the note must still be written.
+    stored = {**_diagnostics(max_r_hat=1.5).to_dict(), "stuck_chains": [1], "step_sizes": [0.02, None, 0.021, 0.019]}
+    d = Diagnostics.from_dict(stored)
+    assert np.isnan(d.step_sizes[1])
+    assert d.stuck_note().startswith("chain 1 of 4 stuck at the maximum tree depth;")
+    assert "chain 1 of 4 stuck" in _failure(d)
 
 
 def test_diagnostics_written_before_stuck_chains_existed_still_load():
