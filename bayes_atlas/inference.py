@@ -282,7 +282,7 @@ def sample_nuts(
             import nutpie  # noqa: F401
         except ImportError as error:
             raise ImportError("nuts_sampler='nutpie' needs nutpie: pip install nutpie==0.16.11") from error
-        kwargs["nuts"] = {"target_accept": target_accept}
+        kwargs["nuts"] = {"target_accept": target_accept, "max_treedepth": max_tree_depth}  # PyMC passes it as maxdepth
     initvals = None
     if init == "z":
         rng = np.random.default_rng(random_seed)

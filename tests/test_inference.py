@@ -106,3 +106,32 @@ def test_tree_depth_hits_warn_but_do_not_fail_convergence():
     with pytest.warns(ConvergenceWarning, match="costs time, not validity") as record:
         warn_on_diagnostics(d)
     assert [w.message.code for w in record] == ["BA104"]
+
+
+@pytest.mark.parametrize("sampler", ["pymc", "nutpie"])
+def test_every_sampler_is_asked_for_the_tree_depth_limit(monkeypatch, sampler):
+    # nutpie was asked only for target_accept, so its limit stayed nutpie's own while the fit's
+    # attrs recorded ours. PyMC renames max_treedepth to nutpie's maxdepth.
+    import sys
+    import types
+
+    import pymc as pm
+
+    from bayes_atlas.inference import sample_nuts
+
+    asked: dict = {}
+
+    class Asked(Exception):
+        pass
+
+    def fake_sample(**kwargs):  # noqa: ANN003
+        asked.update(kwargs)
+        raise Asked
+
+    monkeypatch.setitem(sys.modules, "nutpie", types.ModuleType("nutpie"))
+    monkeypatch.setattr(pm, "sample", fake_sample)
+    with pm.Model() as model:
+        pm.Normal("x")
+    with pytest.raises(Asked):
+        sample_nuts(model, draws=5, tune=5, chains=1, random_seed=0, nuts_sampler=sampler, max_tree_depth=7)
+    assert asked["nuts"]["max_treedepth"] == 7
