@@ -135,7 +135,7 @@ class Diagnostics:
         plural = "s" if len(self.stuck_chains) > 1 else ""
         note = f"chain{plural} {which} of {self.chains} stuck at the maximum tree depth"
         if len(self.step_sizes) == self.chains:
-            stuck = [self.step_sizes[c] for c in self.stuck_chains if c < len(self.step_sizes)]
+            stuck = [self.step_sizes[c] for c in self.stuck_chains]
             others = [s for c, s in enumerate(self.step_sizes) if c not in self.stuck_chains]
             if np.isfinite(stuck).any() and np.isfinite(others).any():
                 note += f" (step size {_span(stuck)} against {_span(others)} in the others)"
@@ -420,21 +420,19 @@ def diagnose(
     # The sampler's own flag where it has one (PyMC: reached_max_treedepth, nutpie:
     # maxdepth_reached; a tree that U-turned in its last doubling also has depth == limit),
     # else the depth (NumPyro: tree_depth, nutpie: depth).
+    flag = next((name for name in ("reached_max_treedepth", "maxdepth_reached") if name in stats), None)
+    depth = next((name for name in ("tree_depth", "depth") if name in stats), None)
     at_limit = None
-    for flag in ("reached_max_treedepth", "maxdepth_reached"):
-        if flag in stats and at_limit is None:
-            at_limit = np.asarray(stats[flag].transpose("chain", "draw").values, dtype=bool)
-    for depth in ("tree_depth", "depth"):
-        if depth in stats and at_limit is None:
-            at_limit = np.asarray(stats[depth].transpose("chain", "draw").values) >= depth_limit
+    if flag is not None:
+        at_limit = np.asarray(stats[flag].transpose("chain", "draw").values, dtype=bool)
+    elif depth is not None:
+        at_limit = np.asarray(stats[depth].transpose("chain", "draw").values) >= depth_limit
     hits = int(at_limit.sum()) if at_limit is not None else 0
     stuck = _stuck_chains(at_limit) if at_limit is not None else ()
     # The step size sampled with after tuning: PyMC's and nutpie's step_size_bar (their
     # step_size is the last tuning proposal), NumPyro's step_size.
-    step_sizes: tuple[float, ...] = ()
-    for name in ("step_size_bar", "step_size"):
-        if name in stats and not step_sizes:
-            step_sizes = tuple(float(v) for v in np.asarray(stats[name].mean("draw").values, dtype=float).ravel())
+    step = next((name for name in ("step_size_bar", "step_size") if name in stats), None)
+    step_sizes = tuple(float(v) for v in stats[step].mean("draw").values.ravel()) if step is not None else ()
     return Diagnostics(
         divergences=divergences,
         max_r_hat=max_r_hat,

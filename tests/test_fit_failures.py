@@ -66,25 +66,23 @@ def test_non_finite_diagnostics_do_not_pass():
     assert not d.converged and d.max_r_hat == float("inf")
 
 
-def _sampled_tree(depths: np.ndarray, step_sizes: list[float], shift_chain: int | None = None):
-    """A (chain, draw) DataTree with the sample stats NumPyro writes; ``shift_chain`` sits 5 sd away."""
+def _sampled_tree(stats: dict[str, np.ndarray], shift_chain: int | None = None):
+    """A DataTree with ``(chain, draw)`` sample stats ``stats``; ``shift_chain``'s draws of x sit 5 sd away."""
     import xarray as xr
 
-    chains, draws = depths.shape
+    chains, draws = next(iter(stats.values())).shape
     x = np.random.default_rng(0).normal(size=(chains, draws))
     if shift_chain is not None:
         x[shift_chain] += 5.0
     coords = {"chain": range(chains), "draw": range(draws)}
     posterior = xr.Dataset({"x": (("chain", "draw"), x)}, coords=coords)
-    stats = xr.Dataset(
-        {
-            "diverging": (("chain", "draw"), np.zeros((chains, draws), dtype=bool)),
-            "tree_depth": (("chain", "draw"), depths),
-            "step_size": (("chain", "draw"), np.repeat(np.asarray(step_sizes)[:, None], draws, axis=1)),
-        },
-        coords=coords,
-    )
-    return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
+    sample_stats = xr.Dataset({name: (("chain", "draw"), v) for name, v in stats.items()}, coords=coords)
+    return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": sample_stats})
+
+
+def _numpyro_stats(depths: np.ndarray, step_sizes: list[float]) -> dict[str, np.ndarray]:
+    """The sample stats NumPyro writes: a tree depth per draw and a step size per chain."""
+    return {"tree_depth": depths, "step_size": np.repeat(np.asarray(step_sizes)[:, None], depths.shape[1], axis=1)}
 
 
 def test_a_chain_stuck_at_the_maximum_tree_depth_is_named_with_what_to_do():
@@ -96,7 +94,7 @@ def test_a_chain_stuck_at_the_maximum_tree_depth_is_named_with_what_to_do():
     depths = rng.integers(6, 10, size=(4, 600))  # below the limit of 10 ...
     depths[0, :20] = 10  # ... but for a few draws of chain 0 (7%: not stuck)
     depths[2] = 10  # chain 2 saturates on every draw
-    d = diagnose(_sampled_tree(depths, [0.021, 0.019, 0.0049, 0.022], shift_chain=2), max_tree_depth=10)
+    d = diagnose(_sampled_tree(_numpyro_stats(depths, [0.021, 0.019, 0.0049, 0.022]), shift_chain=2), max_tree_depth=10)
     assert d.tree_depth_hits == 20 + 600  # brute-force count of the draws at the limit
     assert d.stuck_chains == (2,)
     assert d.step_sizes == pytest.approx((0.021, 0.019, 0.0049, 0.022))
@@ -120,7 +118,7 @@ def test_no_chain_is_called_stuck_unless_the_others_mostly_are_not(saturated):
 
     depths = np.full((4, 200), 7)
     depths[list(saturated)] = 10
-    d = diagnose(_sampled_tree(depths, [0.02] * 4), max_tree_depth=10)
+    d = diagnose(_sampled_tree(_numpyro_stats(depths, [0.02] * 4)), max_tree_depth=10)
     assert d.stuck_chains == ()
     assert d.tree_depth_hits == 200 * len(saturated)
     assert "stuck at the maximum" not in _failure(dataclasses.replace(d, max_r_hat=2.5))
@@ -130,25 +128,20 @@ def test_pymc_and_nutpie_sample_stats_are_read_by_their_own_names():
     # PyMC's NUTS: reached_max_treedepth (exact; tree_depth also equals the limit for a tree that
     # U-turned in its last doubling) and step_size_bar (its step_size is the last tuning proposal).
     # nutpie: depth / maxdepth_reached / step_size_bar.
-    import xarray as xr
-
     from bayes_atlas.inference import diagnose
 
     chains, draws = 4, 500
-    coords = {"chain": range(chains), "draw": range(draws)}
     flag = np.zeros((chains, draws), dtype=bool)
     flag[3] = True
     depth = np.full((chains, draws), 10)  # every tree at depth 10, only chain 3's cut off there
     bar = np.repeat(np.array([[0.03], [0.028], [0.031], [0.004]]), draws, axis=1)
     noisy = bar * np.random.default_rng(0).lognormal(0.0, 1.0, size=bar.shape)
-    posterior = xr.Dataset({"x": (("chain", "draw"), np.zeros((chains, draws)))}, coords=coords)
     layouts = {
         "pymc": {"tree_depth": depth, "reached_max_treedepth": flag, "step_size": noisy, "step_size_bar": bar},
         "nutpie": {"depth": depth, "maxdepth_reached": flag, "step_size": noisy, "step_size_bar": bar},
     }
     for sampler, columns in layouts.items():
-        stats = xr.Dataset({k: (("chain", "draw"), v) for k, v in columns.items()}, coords=coords)
-        d = diagnose(xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats}), max_tree_depth=10)
+        d = diagnose(_sampled_tree(columns), max_tree_depth=10)
         assert d.tree_depth_hits == draws, sampler  # the flag, not depth >= limit (which counts 2000)
         assert d.stuck_chains == (3,), sampler
         assert d.step_sizes == pytest.approx((0.03, 0.028, 0.031, 0.004)), sampler
