@@ -576,7 +576,8 @@ def calibration_splits(
     seed
         Seed of the ``random`` and ``few_runs`` choices.
     splits
-        Which of :data:`SUITE_SPLITS` to build.
+        Which of :data:`SUITE_SPLITS` to build; each split's rows are the same whichever
+        others are built.
 
     Returns
     -------
@@ -614,10 +615,13 @@ def calibration_splits(
             out[name] = (train, test, key)
 
     frame = pd.DataFrame({"compute": compute, "group": groups})
-    if "random" in splits:
-        test = np.zeros(n, dtype=bool)
-        usable = np.flatnonzero(keep)
+    # Drawn whether or not it is asked for: few_runs draws from the same stream next, so its
+    # languages are the same whichever splits are built.
+    test = np.zeros(n, dtype=bool)
+    usable = np.flatnonzero(keep)
+    if usable.size:
         test[rng.choice(usable, size=max(1, round(_HELD_SHARE * usable.size)), replace=False)] = True
+    if "random" in splits:
         add("random", ~test, test, "random")
     if "top_compute" in splits:
         threshold = frame["compute"].where(keep).groupby(frame["group"]).transform(lambda c: c.quantile(1 - _HELD_SHARE))

@@ -260,6 +260,19 @@ def test_splits_follow_their_definitions():
     assert kept.sum() in (1, 2) and compute[kept].max() < compute[test].min()
 
 
+def test_each_split_holds_the_same_rows_whichever_splits_are_built():
+    # `bayes-atlas calibrate --splits few_runs` must score the suite's few_runs rows: before,
+    # the random split's draw came first from the same stream only when it was asked for.
+    groups = np.repeat([f"g{k:02d}" for k in range(20)], 10)
+    compute = np.tile(2.0 ** np.arange(10), 20) * 1e18
+    every = calibration_splits(compute, groups, multilingual=True, seed=3)
+    for split in SUITE_SPLITS:
+        alone = calibration_splits(compute, groups, multilingual=True, seed=3, splits=(split,))
+        assert set(alone) == {split}
+        for built, expected in zip(alone[split], every[split], strict=True):
+            np.testing.assert_array_equal(built, expected)
+
+
 def test_splits_never_score_a_group_without_training_rows():
     compute = np.array([1e18, 2e18, 1e18, 64e18])
     groups = np.array(["a", "a", "b", "b"])
