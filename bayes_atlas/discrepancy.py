@@ -17,8 +17,9 @@ distance**, learnt from the fitted table itself by rolling-origin validation:
   language). Inside the fitted range it is 0 (the fit is unchanged there); outside it is a
   systematic drift with compute (the law's form consistently over- or under-predicting how
   far loss keeps falling) plus a random tilt of the loss surface whose spread grows linearly
-  with distance, so predictions *and* decisions (the optimal N and D, the crossover, the
-  mixture) widen as they extrapolate.
+  with distance, so predictions *and* decisions (the optimal N and D, the mixture) widen as
+  they extrapolate. A comparison of two branches of one law at the same design (finetune or
+  pretrain: the crossover, ``p_pretrain``) does not: the shared tilt cancels in it.
 - ``drift`` and ``kappa`` (log loss per decade of extrapolation): normal and half-normal priors
   of scale :data:`PRIOR_SCALE`, joint posterior on a grid from rolling-origin residuals: for each
   language, cut its runs at the 50%, 65% and 80% quantiles of log compute, fit the law's

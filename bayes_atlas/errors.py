@@ -13,7 +13,7 @@ code          class                        meaning
 ``BA103``     :class:`ConvergenceWarning`  bulk or tail ESS below 400 (or not finite)
 ``BA104``     :class:`ConvergenceWarning`  draws at the maximum tree depth (time, not validity)
 ``BA105``     :class:`IdentifiabilityWarning` the design cannot identify a parameter, or its posterior is its prior
-``BA201``     :class:`DecisionWarning`     the answer extrapolates beyond the fitted N / D range
+``BA201``     :class:`DecisionWarning`     the answer extrapolates beyond the fitted runs (model size, tokens or compute)
 ``BA202``     :class:`DecisionWarning`     an emulated posterior (fitted to simulated runs)
 ``BA203``     :class:`DecisionWarning`     the posterior failed its convergence checks
 ``BA204``     :class:`DecisionWarning`     a language the posterior never saw (population draw)

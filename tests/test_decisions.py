@@ -272,3 +272,23 @@ def test_the_search_bound_is_never_exceeded_and_clipping_is_flagged():
     assert low <= rec.decision["recommended_params"] <= high
     if rec.decision["params_interval_clipped"]:
         assert any(w.code == "BA201" and "search bound" in w.text for w in rec.warnings)
+
+
+def test_extrapolation_is_measured_from_the_target_languages_own_runs():
+    # af's runs in the emulated study stop at one design (2.03e9 parameters, 4.2e10 tokens); the
+    # table's reach far beyond. At 1e21 FLOPs the answer lies beyond af's runs in compute by
+    # log10(1e21 / (6 N D)) decades, which a check against the table's ranges never said.
+    from bayes_atlas.scaling import emulated_study_runs
+
+    runs = emulated_study_runs(0)
+    mine = runs.frame["language"] == "af"
+    top = float(np.max(6 * runs.frame.loc[mine, "params"] * runs.total_tokens[mine]))
+    expected = np.log10(1e21 / top)
+    assert 0.2 < expected < 0.4
+    rec = _rec(target="af", compute=1e21)
+    (law_warning,) = [w.text for w in rec.warnings if w.code == "BA201" and "law posterior" in w.text]
+    assert f"compute 1e+21, {expected:.2f} decades outside af's fitted runs" in law_warning
+    assert f"extrapolates {expected:.2f} decades beyond them" in rec.provenance[0]
+    # The table's runs span this answer: its own model size and tokens lie inside them.
+    low, high = np.exp(resolve("law", None).meta["log_params_range"])
+    assert low < rec.summary().loc["params", "median"] < high

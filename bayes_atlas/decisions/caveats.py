@@ -19,6 +19,8 @@ __all__ = [
     "strict_json",
     "check_ci",
     "check_language",
+    "extrapolation_decades",
+    "fitted_ranges",
     "posterior_caveats",
     "public_runs_caveat",
     "published_unique_tokens",
@@ -101,25 +103,73 @@ def posterior_caveats(fit: Any, role: str, codes: list[str]) -> list[DecisionWar
     return found
 
 
-def range_caveats(fit: Any, role: str, params: np.ndarray, tokens: np.ndarray) -> list[DecisionWarning]:
-    """BA201 when the median model size or token count lies outside the fit's range, with the distance in decades."""
-    found = []
-    for name, values, key in (("model size", params, "log_params_range"), ("token count", tokens, "log_tokens_range")):
-        bounds = fit.meta.get(key)
-        if not bounds:
-            continue
-        low, high = np.exp(bounds[0]), np.exp(bounds[1])
-        centre = float(np.median(values))
-        if centre > high * 1.001 or centre < low / 1.001:
-            decades = float(decades_outside(np.log(centre), bounds))
-            found.append(
-                DecisionWarning(
-                    "BA201",
-                    f"the {name} {centre:.3g} lies {decades:.2f} decades outside the {role} posterior's fitted range "
-                    f"[{low:.3g}, {high:.3g}]: the answer extrapolates the law",
-                )
+#: The axes an answer is checked against its fitted runs on, with how each value is shown.
+_AXES = ("model size", "token count", "compute")
+
+
+def fitted_ranges(fit: Any, code: str | None = None) -> tuple[dict[str, tuple[float, float]], str]:
+    """Natural-log bounds of the runs an answer for ``code`` rests on, and whose runs they are.
+
+    ``{"model size": ..., "token count": ..., "compute": ...}`` (compute as ``log(N D)``, total
+    tokens). With the fit's extrapolation discrepancy these are ``code``'s own fitted runs (a
+    language with few small runs extrapolates sooner than the table), else the whole table's;
+    without a discrepancy, the table's model sizes and token counts from ``fit.meta``.
+    """
+    discrepancy = getattr(fit, "discrepancy", None)
+    if discrepancy is not None:
+        bounds = discrepancy.range_of(code) if code is not None else discrepancy.table_range
+        own = code is not None and code in discrepancy.ranges
+        return dict(zip(_AXES, (tuple(bounds[k : k + 2]) for k in (0, 2, 4)), strict=True)), (
+            f"{code}'s fitted runs" if own else "the fitted runs"
+        )
+    meta = getattr(fit, "meta", {})
+    found = {
+        name: tuple(meta[key])
+        for name, key in zip(_AXES[:2], ("log_params_range", "log_tokens_range"), strict=True)
+        if meta.get(key)
+    }
+    return found, "the fitted runs"
+
+
+def extrapolation_decades(fit: Any, code: str | None, params: float, tokens: float) -> dict[str, float]:
+    """Decades by which ``params``, ``tokens`` (total) and their compute lie outside :func:`fitted_ranges` (0 inside)."""
+    values = {"model size": params, "token count": tokens, "compute": params * tokens}
+    bounds, _ = fitted_ranges(fit, code)
+    return {name: float(decades_outside(np.log(values[name]), bounds[name])) for name in bounds}
+
+
+def range_caveats(
+    fit: Any, role: str, params: np.ndarray, tokens: np.ndarray, codes: list[str] | None = None
+) -> list[DecisionWarning]:
+    """One BA201 naming each axis (model size, token count, compute) on which the median answer lies outside the fitted runs.
+
+    Distances are in decades from :func:`fitted_ranges` of each of ``codes`` (the farthest is
+    reported); ``tokens`` are total tokens and compute is ``6 N D`` of the per-draw answers.
+    """
+    N = np.asarray(params, dtype=float)
+    D = np.broadcast_to(np.asarray(tokens, dtype=float), N.shape)
+    centres = {"model size": float(np.median(N)), "token count": float(np.median(D)), "compute": float(np.median(N * D))}
+    scale = {"model size": 1.0, "token count": 1.0, "compute": 6.0}  # compute is shown as 6 N D
+    parts = []
+    for name in _AXES:
+        worst = None
+        for code in codes or [None]:
+            bounds, whose = fitted_ranges(fit, code)
+            if name not in bounds:
+                continue
+            decades = float(decades_outside(np.log(centres[name]), bounds[name]))
+            if decades > np.log10(1.001) and (worst is None or decades > worst[0]):
+                worst = (decades, bounds[name], whose)
+        if worst is not None:
+            decades, (low, high), whose = worst
+            k = scale[name]
+            parts.append(
+                f"{name} {k * centres[name]:.3g}, {decades:.2f} decades outside {whose} "
+                f"[{k * np.exp(low):.3g}, {k * np.exp(high):.3g}]"
             )
-    return found
+    if not parts:
+        return []
+    return [DecisionWarning("BA201", f"the answer extrapolates the {role} posterior: {'; '.join(parts)}")]
 
 
 @functools.lru_cache(maxsize=1)

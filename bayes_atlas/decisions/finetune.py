@@ -85,6 +85,10 @@ def crossover(
     posterior
         A finetune-law fit, a path, or None for ``models/finetune-emulated.nc``.
 
+    The interval is the finetune law's posterior uncertainty only: beyond its fitted runs the
+    law's extrapolation discrepancy (:mod:`bayes_atlas.discrepancy`) tilts both branches alike
+    and cancels in their comparison, so the crossover does not widen with distance (BA201 says so).
+
     Returns
     -------
     pandas.DataFrame
@@ -131,7 +135,9 @@ def crossover(
             DecisionWarning(
                 "BA201",
                 f"model size(s) {', '.join(f'{v:.3g}' for v in outside)} lie up to {decades:.2f} decades outside the "
-                f"finetune posterior's fitted range [{low:.3g}, {high:.3g}]: the crossover extrapolates the law",
+                f"finetune posterior's fitted range [{low:.3g}, {high:.3g}]: the crossover extrapolates the law, and its "
+                "interval does not widen there (the law's extrapolation discrepancy is shared by both branches and "
+                "cancels in their comparison)",
             )
         )
     table.attrs.update(target=code, ci=ci, draws=draws, warnings=found, caveats=[w.code for w in found])

@@ -853,7 +853,7 @@ def optimal_mixture(
         "mixture": {c: float(v) for c, v in zip(languages, w, strict=True) if v > 0},
         "text": text,
     }
-    found += range_caveats(law, "law", N_draw, w[0] * D_draw)
+    found += range_caveats(law, "law", N_draw, D_draw, list(target_codes))
     found += [x for x in posterior_caveats(transfer_fit, "transfer", list(target_codes)) if x.code == "BA204"]
     result = MixtureResult(
         targets=target_codes,

@@ -21,6 +21,8 @@ from bayes_atlas import defaults
 from bayes_atlas.decisions.caveats import (
     check_ci,
     check_language,
+    extrapolation_decades,
+    fitted_ranges,
     posterior_caveats,
     public_runs_caveat,
     quantiles,
@@ -32,7 +34,6 @@ from bayes_atlas.decisions.cotraining import co_training_tau, effective_own_toke
 from bayes_atlas.decisions.finetune import FinetuneLaw
 from bayes_atlas.decisions.optimum import LOG_N_BOUNDS, Mixture, compute_optimum, loss_function
 from bayes_atlas.decisions.public_reference import public_pool_reference, public_reference
-from bayes_atlas.discrepancy import decades_outside
 from bayes_atlas.errors import DecisionWarning, PosteriorFileError, PosteriorKindError
 from bayes_atlas.posteriors import resolve
 
@@ -143,13 +144,20 @@ def _span(bounds: Any, what: str) -> str:
     return f"{what} {np.exp(bounds[0]):.2g}-{np.exp(bounds[1]):.2g}" if bounds else ""
 
 
-def _law_source(fit: Any, role: str, target: str, params: float, tokens: float) -> str:
-    """One provenance line for a law posterior: what it was fitted to, and the answer's distance from it."""
+def _law_source(fit: Any, role: str, target: str, params: float, tokens: float, *, compares_branches: bool = False) -> str:
+    """One provenance line for a law posterior: what it was fitted to, and the answer's distance from it.
+
+    ``compares_branches``: the answer compares two branches of the law at one design (finetune
+    or pretrain), in which the extrapolation discrepancy cancels.
+    """
     meta = fit.meta
     what = meta.get("dataset") or "your run table"
     kind = "an EMULATION" if meta.get("emulated") else "fitted to real runs"
+    bounds, whose = fitted_ranges(fit, target)
     ranges = ", ".join(
-        x for x in (_span(meta.get("log_params_range"), "model sizes"), _span(meta.get("log_tokens_range"), "tokens")) if x
+        _span(bounds.get(axis), label)
+        for axis, label in (("model size", "model sizes"), ("token count", "tokens"))
+        if axis in bounds
     )
     fitted = target in fit.languages
     who = (
@@ -157,22 +165,20 @@ def _law_source(fit: Any, role: str, target: str, params: float, tokens: float) 
         if fitted
         else f"{target} not fitted: drawn from the fitted population of {len(fit.languages)} languages"
     )
-    beyond = max(
-        float(decades_outside(np.log(value), bounds)) if bounds else 0.0
-        for value, bounds in ((params, meta.get("log_params_range")), (tokens, meta.get("log_tokens_range")))
-    )
+    beyond = max(extrapolation_decades(fit, target, params, tokens).values(), default=0.0)
     reach = f"the answer extrapolates {beyond:.2f} decades beyond them" if beyond > 0 else "the answer lies inside them"
     discrepancy = fit.discrepancy
     if beyond > 0 and discrepancy is not None:
         spread, drift = discrepancy.interval("kappa")[0], discrepancy.interval("drift")[0]
         how = "learnt" if discrepancy.n_residuals else "prior (this law has no rolling-origin estimate)"
-        reach += (
-            f", its intervals widened by the law's {how} extrapolation error ({spread:.3f} spread, {drift:+.3f} drift "
-            "in log loss per decade)"
-        )
+        error = f"the law's {how} extrapolation error ({spread:.3f} spread, {drift:+.3f} drift in log loss per decade)"
+        if compares_branches:
+            reach += f"; both branches' losses carry {error}, which cancels in their comparison: not widened"
+        else:
+            reach += f", its intervals widened by {error}"
     elif beyond > 0:
         reach += ", and this posterior carries no extrapolation discrepancy: its intervals assume the law's form holds there"
-    return f"{role}: {fit.law} law posterior, {kind}: {what} ({meta.get('n_rows')} rows; {ranges}; {who}); {reach}"
+    return f"{role}: {fit.law} law posterior, {kind}: {what} ({meta.get('n_rows')} rows; {whose}: {ranges}; {who}); {reach}"
 
 
 def _transfer_source(transfer: Any, given: Any) -> str:
@@ -344,7 +350,7 @@ def posterior_recommend(
             draws[f"tokens_{code}"] = D_opt / K
     if effective is not None:
         draws[f"effective_tokens_{target}"] = effective(D_opt)
-    found += range_caveats(law, "law", N_opt, D_opt)
+    found += range_caveats(law, "law", N_opt, D_opt, [target])
 
     # Finetune a multilingual checkpoint, or pretrain from scratch, at this size and budget?
     try:
@@ -373,7 +379,7 @@ def posterior_recommend(
         found += [
             w
             for w in posterior_caveats(finetune_fit, "finetune", [target])
-            + range_caveats(finetune_fit, "finetune", np.array([N_dec]), np.array([D_dec]))
+            + range_caveats(finetune_fit, "finetune", np.array([N_dec]), np.array([D_dec / K]), [target])
             if w.code != "BA202" or not any(v.code == "BA202" for v in found)
         ]
 
@@ -420,7 +426,7 @@ def posterior_recommend(
     N_dec, D_dec = float(decision["recommended_params"]), float(decision["recommended_tokens"])
     provenance = [_law_source(law, "model size and tokens", target, N_dec, D_dec)]
     if finetune_fit is not None:
-        provenance.append(_law_source(finetune_fit, "finetune or pretrain", target, N_dec, D_dec / K))
+        provenance.append(_law_source(finetune_fit, "finetune or pretrain", target, N_dec, D_dec / K, compares_branches=True))
     provenance.append(_transfer_source(transfer_fit, transfer))
     for key, label, answer in (
         ("public_reference", "public reference", public_reference),
