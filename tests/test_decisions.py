@@ -292,3 +292,28 @@ def test_extrapolation_is_measured_from_the_target_languages_own_runs():
     # The table's runs span this answer: its own model size and tokens lie inside them.
     low, high = np.exp(resolve("law", None).meta["log_params_range"])
     assert low < rec.summary().loc["params", "median"] < high
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: _rec("ca", "lots"), "compute must be a positive number, got 'lots'"),
+        (lambda: _rec("ca", 1e21, regret="small"), "regret must be a positive relative tolerance"),
+        (lambda: _rec("ca", 1e21, regret=float("inf")), "regret must be a positive relative tolerance"),
+        (lambda: expand_languages("two"), "r must be a positive expansion factor"),
+        (lambda: expand_languages(1e300), "r = 1e\\+300 overflows the multipliers"),
+        (lambda: crossover("de", "abc"), "params must be positive model sizes"),
+        (lambda: crossover("de", []), "params must be positive model sizes"),
+    ],
+)
+def test_bad_python_arguments_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_a_comma_separated_string_of_languages_is_read_as_codes():
+    # Before, "es" was iterated letter by letter ("co-training language 'e' is not a language code").
+    as_text = _rec("ca", 1e21, languages="es,pt")
+    as_list = _rec("ca", 1e21, languages=["es", "pt"])
+    assert as_text.summary().equals(as_list.summary())
+    assert crossover("de", [2e9, 2e9, 1e9]).index.tolist() == [2e9, 1e9]  # each size once, in order

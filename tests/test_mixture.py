@@ -90,6 +90,16 @@ def test_bad_input_is_named(kwargs, error, match):
         _mix(kwargs.pop("targets"), kwargs.pop("compute"), **kwargs)
 
 
+def test_a_mixture_optimum_clipped_at_the_search_bound_is_said():
+    # At 1e27 FLOPs some draws of en's optimum sit at the 1e13-parameter search bound: the params
+    # interval's upper end is that bound, not the posterior's, and the answer must say so.
+    mix = _mix("en", 1e27, candidates=["fr"])
+    clipped = int(np.sum(mix.draws["params"] > 0.999e13))
+    assert clipped > 0
+    texts = [w.text for w in mix.warnings if w.code == "BA201"]
+    assert any(f"for {clipped} of {mix.draws['params'].size} draws" in t and "search bound" in t for t in texts), texts
+
+
 def test_cli_mixture_json_and_text():
     from bayes_atlas.cli import main
 

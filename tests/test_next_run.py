@@ -57,11 +57,27 @@ def test_candidates_from_pairs_and_file(tmp_path):
         (("ca", 1e22, "/nonexistent/runs.csv"), {"budget": 1e19}, ValueError, "does not exist"),
         (("ca", 1e22), {"n_outcomes": 1}, ValueError, "n_outcomes"),
         (("ca", 1e22), {"goal_width": 0.0}, ValueError, "goal_width"),
+        (("ca", 1e40), {}, ValueError, "compute: a training budget of 1e\\+40 FLOPs is outside the range"),
+        (("ca", "lots"), {}, ValueError, "compute must be a positive number of FLOPs, got 'lots'"),
+        (("ca", 1e22), {"budget": "some"}, ValueError, "budget must be a positive number"),
     ],
 )
 def test_bad_input_is_named(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         _plan(None, *args, **kwargs)
+
+
+def test_a_clipped_or_extrapolated_n_star_is_said():
+    # At 1e26 FLOPs the emulated law puts N* beyond every fitted model size; where the search
+    # bound (1e13 parameters) clips a draw, the interval is narrower than the posterior's.
+    plan = _plan(None, "en", 1e26, [(1e8, 2e9)], budget=1e19, n_outcomes=4)
+    texts = [w.text for w in plan.warnings if w.code == "BA201"]
+    law_range = np.exp(resolve("law").meta["log_params_range"])
+    assert plan.interval["median"] > law_range[1]
+    assert any("extrapolates the law posterior" in t and "model size" in t for t in texts), texts
+    n_star = 10.0 ** preposterior_for(resolve("law"), "en", 1e26, np.inf, 0.9).log_n_star
+    clipped = np.mean(n_star > 0.999 * 1e13)
+    assert any("search bound" in t for t in texts) == (clipped > 0), (clipped, texts)
 
 
 def test_cli_next_run_json():

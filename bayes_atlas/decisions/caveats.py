@@ -16,9 +16,14 @@ from bayes_atlas.discrepancy import decades_outside
 from bayes_atlas.errors import DecisionWarning, UnknownLanguageError
 
 __all__ = [
+    "PLAUSIBLE_COMPUTE",
+    "bound_caveats",
+    "check_budget",
+    "check_positive",
     "strict_json",
     "check_ci",
     "check_language",
+    "check_languages",
     "extrapolation_decades",
     "fitted_ranges",
     "posterior_caveats",
@@ -28,6 +33,47 @@ __all__ = [
     "range_caveats",
     "unique_tokens_for",
 ]
+
+
+#: Training budgets (FLOPs) a decision answers for: from a 1M-parameter toy to beyond today's
+#: largest runs. Outside it the law is extrapolated by many decades.
+PLAUSIBLE_COMPUTE = (1e15, 1e27)
+
+
+def check_positive(value: Any, name: str, what: str = "a positive number") -> float:
+    """``value`` as a float; ``ValueError`` naming ``name`` unless it is a finite positive number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
+    if not (np.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return number
+
+
+def check_budget(budget: float, name: str = "compute") -> float:
+    """``budget`` (FLOPs) if within :data:`PLAUSIBLE_COMPUTE`, else a ``ValueError`` naming ``name``."""
+    if not PLAUSIBLE_COMPUTE[0] <= budget <= PLAUSIBLE_COMPUTE[1]:
+        raise ValueError(
+            f"{name}: a training budget of {budget:.3g} FLOPs is outside the range this package answers for "
+            f"[{PLAUSIBLE_COMPUTE[0]:.0e}, {PLAUSIBLE_COMPUTE[1]:.0e}] (C = 6 N D; e.g. 1e21 trains 2e9 parameters on "
+            "8e10 tokens)"
+        )
+    return budget
+
+
+def bound_caveats(at_bound: np.ndarray, bounds: tuple[float, float], what: str = "params") -> list[DecisionWarning]:
+    """BA201 when the per-draw optimum sits at the model-size search bound (natural-log ``bounds``) in some draws."""
+    at_bound = np.asarray(at_bound, dtype=bool)
+    if not at_bound.any():
+        return []
+    return [
+        DecisionWarning(
+            "BA201",
+            f"for {int(at_bound.sum())} of {at_bound.size} draws ({at_bound.mean():.1%}) the optimum sits at the search bound N in "
+            f"[{np.exp(bounds[0]):.0e}, {np.exp(bounds[1]):.0e}]: the {what} interval is clipped there",
+        )
+    ]
 
 
 def check_language(code: str, what: str = "target") -> str:
@@ -59,6 +105,16 @@ def quantiles(draws: np.ndarray, ci: float) -> tuple[float, float, float]:
     with np.errstate(invalid="ignore"):  # inf draws (never crosses over) interpolate to inf, not a warning
         lower, median, upper = np.quantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
     return float(median), float(lower), float(upper)
+
+
+def check_languages(values: Any, what: str) -> tuple[str, ...]:
+    """Language codes from a list or a comma-separated string, each checked; ``ValueError`` on duplicates."""
+    if isinstance(values, str):
+        values = [v for v in values.split(",") if v.strip()]
+    codes = tuple(check_language(str(v).strip(), what) for v in values)
+    if len(set(codes)) != len(codes):
+        raise ValueError(f"{what}s have duplicates: {list(codes)}")
+    return codes
 
 
 def posterior_caveats(fit: Any, role: str, codes: list[str]) -> list[DecisionWarning]:

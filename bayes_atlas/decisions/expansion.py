@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_atlas import defaults
-from bayes_atlas.decisions.caveats import check_ci, check_language, posterior_caveats, quantiles
+from bayes_atlas.decisions.caveats import check_ci, check_language, check_positive, posterior_caveats, quantiles
 from bayes_atlas.errors import DecisionWarning
 from bayes_atlas.posteriors import resolve
 
@@ -79,8 +79,7 @@ def expand_languages(
     """
     from bayes_atlas.laws import expansion_multipliers
 
-    if not (np.isfinite(r) and r > 0):
-        raise ValueError(f"r must be a positive expansion factor (2 = twice the languages), got {r!r}")
+    r = check_positive(r, "r", "a positive expansion factor (2 = twice the languages)")
     ci = check_ci(ci)
     fit = resolve("curse", posterior)
     found: list[DecisionWarning] = []
@@ -94,6 +93,11 @@ def expand_languages(
         p = fit.language_parameters(code, random_seed)
         alpha, beta, phi, psi = p["alpha"], p["beta"], p["phi"], p["psi"]
         found += posterior_caveats(fit, "curse", [code])
-    m = expansion_multipliers(float(r), phi, psi, alpha, beta)
+    with np.errstate(over="ignore"):
+        m = expansion_multipliers(r, phi, psi, alpha, beta)
     draws = {"N": m.N, "D_per_language": m.D_per_language, "D_total": m.D_total, "C": m.C}
-    return Expansion(r=float(r), draws=draws, ci=ci, language=language, warnings=found)
+    if not all(np.all(np.isfinite(v) & (v > 0)) for v in draws.values()):
+        raise ValueError(
+            f"r = {r:.3g} overflows the multipliers (r^(1 + phi/alpha + psi/beta)); give a realistic expansion factor"
+        )
+    return Expansion(r=r, draws=draws, ci=ci, language=language, warnings=found)

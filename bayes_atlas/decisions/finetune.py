@@ -104,8 +104,11 @@ def crossover(
     code = check_language(target)
     ci = check_ci(ci)
     fit = resolve("finetune", posterior)
-    sizes = np.atleast_1d(np.asarray(params, dtype=float))
-    if not np.all(np.isfinite(sizes) & (sizes > 0)):
+    try:
+        sizes = np.array(list(dict.fromkeys(np.atleast_1d(np.asarray(params, dtype=float)).tolist())))  # once each, in order
+    except (TypeError, ValueError):
+        raise ValueError(f"params must be positive model sizes, got {params!r}") from None
+    if not (sizes.size and np.all(np.isfinite(sizes) & (sizes > 0))):
         raise ValueError(f"params must be positive model sizes, got {params!r}")
     draws = FinetuneLaw(fit, code, random_seed).crossover_tokens(sizes)
     rows = []

@@ -52,8 +52,12 @@ import pandas as pd
 
 from bayes_atlas import defaults
 from bayes_atlas.decisions.caveats import (
+    bound_caveats,
+    check_budget,
     check_ci,
     check_language,
+    check_languages,
+    check_positive,
     posterior_caveats,
     published_unique_tokens,
     quantiles,
@@ -61,7 +65,7 @@ from bayes_atlas.decisions.caveats import (
     strict_json,
 )
 from bayes_atlas.decisions.cotraining import co_training_tau
-from bayes_atlas.decisions.optimum import LOG_N_BOUNDS
+from bayes_atlas.decisions.optimum import LOG_N_BOUNDS, at_search_bound
 from bayes_atlas.errors import DecisionWarning, PosteriorKindError
 from bayes_atlas.laws import MAX_TRANSFER_SOURCES, Design, compute_optimal_numeric
 from bayes_atlas.laws.design import same_family
@@ -323,8 +327,8 @@ def bayes_params(
     return float(N[0])
 
 
-def per_draw_optimum(loss: MixtureLoss, weights: np.ndarray, compute: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-draw compute-optimal (N, D) of the target-weighted loss at fixed proportions."""
+def per_draw_optimum(loss: MixtureLoss, weights: np.ndarray, compute: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-draw compute-optimal (N, D) of the target-weighted loss at fixed proportions, and where N sits at the search bound."""
     w = np.asarray(weights, dtype=float)
 
     def draw_loss(N: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -336,7 +340,7 @@ def per_draw_optimum(loss: MixtureLoss, weights: np.ndarray, compute: float) -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         N, D, _ = compute_optimal_numeric(compute, draw_loss, log_N_bounds=LOG_N_BOUNDS, grid_size=96, tol=1e-5)
-    return N, D
+    return N, D, at_search_bound(N)
 
 
 def optimise_mixture(
@@ -601,15 +605,6 @@ class MixtureResult:
         return "\n".join(lines) + ">"
 
 
-def _codes(values: Any, what: str) -> tuple[str, ...]:
-    if isinstance(values, str):
-        values = [v for v in values.split(",") if v.strip()]
-    codes = tuple(check_language(str(v).strip(), what) for v in values)
-    if len(set(codes)) != len(codes):
-        raise ValueError(f"{what}s have duplicates: {list(codes)}")
-    return codes
-
-
 def _unique_tokens(
     languages: tuple[str, ...], targets: tuple[str, ...], unique_tokens: Any
 ) -> tuple[dict[str, float], list[str]]:
@@ -717,22 +712,10 @@ def optimal_mixture(
     >>> mix.weights  # doctest: +SKIP
     >>> mix.comparison[["loss", "diff_median", "p_bayes_better"]]  # doctest: +SKIP
     """
-    from bayes_atlas.decisions.recommend import PLAUSIBLE_COMPUTE
-
-    target_codes = _codes([targets] if isinstance(targets, str) and "," not in targets else targets, "target")
+    target_codes = check_languages([targets] if isinstance(targets, str) and "," not in targets else targets, "target")
     if not target_codes:
         raise ValueError("give at least one target language")
-    try:
-        budget = float(compute)
-    except (TypeError, ValueError):
-        raise ValueError(f"compute must be a positive number of FLOPs (e.g. 1e21), got {compute!r}") from None
-    if not (np.isfinite(budget) and budget > 0):
-        raise ValueError(f"compute must be a positive number of FLOPs (e.g. 1e21), got {compute!r}")
-    if not PLAUSIBLE_COMPUTE[0] <= budget <= PLAUSIBLE_COMPUTE[1]:
-        raise ValueError(
-            f"a training budget of {budget:.3g} FLOPs is outside the range this package answers for "
-            f"[{PLAUSIBLE_COMPUTE[0]:.0e}, {PLAUSIBLE_COMPUTE[1]:.0e}] (C = 6 N D)"
-        )
+    budget = check_budget(check_positive(compute, "compute", "a positive number of FLOPs (e.g. 1e21)"))
     ci = check_ci(ci)
     if target_weights is None:
         tw = np.full(len(target_codes), 1.0 / len(target_codes))
@@ -752,7 +735,7 @@ def optimal_mixture(
         cand = _default_candidates(target_codes, transfer_fit, random_seed)
         notes.append(f"candidates not given: the transfer posterior's best sources by mean BTS ({', '.join(cand)})")
     else:
-        cand = _codes(candidates, "candidate")
+        cand = check_languages(candidates, "candidate")
         both = sorted(set(cand) & set(target_codes))
         if both:
             raise ValueError(f"candidates lists co-training languages; drop the target(s) {both} from it")
@@ -771,7 +754,7 @@ def optimal_mixture(
     if len(target_codes) > 1:
         for t in target_codes:
             draws[f"loss_{t}"] = per_target[t][0]
-    N_draw, D_draw = per_draw_optimum(loss, w, budget)
+    N_draw, D_draw, at_bound = per_draw_optimum(loss, w, budget)
     draws["params"], draws["tokens"] = N_draw, D_draw
 
     rows = {}
@@ -853,7 +836,7 @@ def optimal_mixture(
         "mixture": {c: float(v) for c, v in zip(languages, w, strict=True) if v > 0},
         "text": text,
     }
-    found += range_caveats(law, "law", N_draw, D_draw, list(target_codes))
+    found += bound_caveats(at_bound, LOG_N_BOUNDS) + range_caveats(law, "law", N_draw, D_draw, list(target_codes))
     found += [x for x in posterior_caveats(transfer_fit, "transfer", list(target_codes)) if x.code == "BA204"]
     result = MixtureResult(
         targets=target_codes,

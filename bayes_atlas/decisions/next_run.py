@@ -66,8 +66,18 @@ from scipy.special import gammaln, logsumexp
 from scipy.stats import multivariate_normal, multivariate_t
 
 from bayes_atlas import defaults
-from bayes_atlas.decisions.caveats import check_ci, check_language, posterior_caveats, strict_json, unique_tokens_for
-from bayes_atlas.decisions.optimum import LOG_N_BOUNDS, Mixture
+from bayes_atlas.decisions.caveats import (
+    bound_caveats,
+    check_budget,
+    check_ci,
+    check_language,
+    check_positive,
+    posterior_caveats,
+    range_caveats,
+    strict_json,
+    unique_tokens_for,
+)
+from bayes_atlas.decisions.optimum import LOG_N_BOUNDS, Mixture, at_search_bound
 from bayes_atlas.errors import DecisionWarning
 from bayes_atlas.laws import compute_optimal_numeric
 from bayes_atlas.posteriors import resolve
@@ -662,13 +672,12 @@ def next_run(
     """
     target = check_language(target)
     ci = check_ci(ci)
-    for name, value in (("compute", compute), ("budget", budget)):
-        if value is not None and not (np.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive number of FLOPs, got {value!r}")
-    if goal_width is not None and not (np.isfinite(goal_width) and goal_width > 0):
-        raise ValueError(f"goal_width must be a positive width in decades, got {goal_width!r}")
-    compute = float(compute)
-    budget = float(budget) if budget is not None else DEFAULT_BUDGET_SHARE * compute
+    compute = check_budget(check_positive(compute, "compute", "a positive number of FLOPs"))
+    if budget is not None:
+        budget = check_positive(budget, "budget", "a positive number of FLOPs")
+    if goal_width is not None:
+        goal_width = check_positive(goal_width, "goal_width", "a positive width in decades")
+    budget = budget if budget is not None else DEFAULT_BUDGET_SHARE * compute
     if budget >= compute:
         raise ValueError(
             f"budget ({budget:.3g} FLOPs) is for small runs before the decision; it must be below compute ({compute:.3g})"
@@ -686,6 +695,9 @@ def next_run(
         if runs.empty:
             raise ValueError(f"no candidate run costs at most the budget {budget:.3g} FLOPs (cost = 6 N D)")
     pre = preposterior_for(law, target, compute, unique, ci, random_seed)
+    n_star = 10.0**pre.log_n_star
+    found += bound_caveats(at_search_bound(n_star), LOG_N_BOUNDS, "N*")
+    found += range_caveats(law, "law", n_star, compute / (6.0 * n_star), [target])
     rng = np.random.default_rng(random_seed)
     N = runs["params"].to_numpy()
     D = runs["tokens"].to_numpy()

@@ -19,7 +19,7 @@ from bayes_atlas.errors import PosteriorKindError
 from bayes_atlas.laws import MAX_TRANSFER_SOURCES, Design, compute_optimal_numeric
 from bayes_atlas.laws.design import same_family
 
-__all__ = ["LOG_N_BOUNDS", "Mixture", "Optimum", "compute_optimum", "loss_function"]
+__all__ = ["LOG_N_BOUNDS", "Mixture", "Optimum", "at_search_bound", "compute_optimum", "loss_function"]
 
 #: Model sizes of the search for a compute-optimal N.
 LOG_N_BOUNDS = (float(np.log(1e6)), float(np.log(1e13)))
@@ -133,6 +133,10 @@ def compute_optimum(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the bound is reported in at_bound
         N, D, best = compute_optimal_numeric(compute, loss, log_N_bounds=log_N_bounds, grid_size=128, tol=1e-6)
-    log_N = np.log(N)
-    at_bound = (log_N - log_N_bounds[0] < 1e-3) | (log_N_bounds[1] - log_N < 1e-3)
-    return Optimum(params=N, tokens=D, loss=best, at_bound=at_bound, loss_function=loss)
+    return Optimum(params=N, tokens=D, loss=best, at_bound=at_search_bound(N, log_N_bounds), loss_function=loss)
+
+
+def at_search_bound(N: np.ndarray, log_N_bounds: tuple[float, float] = LOG_N_BOUNDS) -> np.ndarray:
+    """Whether each optimum model size ``N`` sits at the search bounds (natural logs), i.e. is clipped there."""
+    log_N = np.log(np.asarray(N, dtype=float))
+    return (log_N - log_N_bounds[0] < 1e-3) | (log_N_bounds[1] - log_N < 1e-3)

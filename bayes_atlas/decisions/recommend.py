@@ -19,8 +19,13 @@ import pandas as pd
 
 from bayes_atlas import defaults
 from bayes_atlas.decisions.caveats import (
+    PLAUSIBLE_COMPUTE,
+    bound_caveats,
+    check_budget,
     check_ci,
     check_language,
+    check_languages,
+    check_positive,
     extrapolation_decades,
     fitted_ranges,
     posterior_caveats,
@@ -38,10 +43,6 @@ from bayes_atlas.errors import DecisionWarning, PosteriorFileError, PosteriorKin
 from bayes_atlas.posteriors import resolve
 
 __all__ = ["PLAUSIBLE_COMPUTE", "Recommendation", "posterior_recommend"]
-
-#: Training budgets (FLOPs) a recommendation answers for: from a 1M-parameter toy to beyond
-#: today's largest runs. Outside it the law is extrapolated by many decades.
-PLAUSIBLE_COMPUTE = (1e15, 1e27)
 
 
 @dataclass
@@ -228,7 +229,8 @@ def posterior_recommend(
         unlimited otherwise.
     languages
         Co-training languages mixed uniformly with the target (K = 1 + len(languages)
-        languages, each ``tokens / K``); their data count through the transfer weights.
+        languages, each ``tokens / K``); their data count through the transfer weights. A
+        list, or one comma-separated string (``"es,pt"``).
         Default: monolingual.
     ci
         Credible mass of the reported intervals.
@@ -263,26 +265,19 @@ def posterior_recommend(
     """
     target = check_language(target)
     ci = check_ci(ci)
-    if not regret > 0:
-        raise ValueError(f"regret must be a positive relative tolerance (e.g. 0.005), got {regret!r}")
-    for name, value in (("compute", compute), ("tokens", tokens), ("params", params)):
-        if value is not None and not (np.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    regret = check_positive(regret, "regret", "a positive relative tolerance (e.g. 0.005)")
+    compute, tokens, params = (
+        None if value is None else check_positive(value, name)
+        for name, value in (("compute", compute), ("tokens", tokens), ("params", params))
+    )
     if compute is None and (tokens is None or params is None):
         raise ValueError("give compute= (FLOPs), or both params= and tokens= (the budget is then 6 N D)")
-    budget = float(compute) if compute is not None else 6.0 * float(params) * float(tokens)
-    if not PLAUSIBLE_COMPUTE[0] <= budget <= PLAUSIBLE_COMPUTE[1]:
-        raise ValueError(
-            f"a training budget of {budget:.3g} FLOPs is outside the range this package answers for "
-            f"[{PLAUSIBLE_COMPUTE[0]:.0e}, {PLAUSIBLE_COMPUTE[1]:.0e}] (C = 6 N D; e.g. 1e21 trains 2e9 parameters on 8e10 tokens)"
-        )
+    budget = check_budget(compute if compute is not None else 6.0 * params * tokens)
     if compute is not None and tokens is not None and params is not None:
         raise ValueError("compute, params and tokens over-determine the run (C = 6 N D): give at most two of them")
-    co_training = [check_language(code, "co-training language") for code in (languages or [])]
+    co_training = list(check_languages(languages or [], "co-training language"))
     if target in co_training:
         raise ValueError(f"languages lists co-training languages; drop the target {target!r} from it")
-    if len(set(co_training)) != len(co_training):
-        raise ValueError(f"languages has duplicates: {co_training}")
 
     law = resolve("law", posterior)
     transfer_fit = resolve("transfer", transfer)
@@ -304,15 +299,7 @@ def posterior_recommend(
     else:
         optimum = compute_optimum(law, mixture, budget, random_seed=random_seed)
         N_opt, D_opt = optimum.params, optimum.tokens
-        clipped = float(np.mean(optimum.at_bound))
-        if clipped > 0:
-            found.append(
-                DecisionWarning(
-                    "BA201",
-                    f"for {clipped:.0%} of draws the optimum sits at the search bound N in "
-                    f"[{np.exp(LOG_N_BOUNDS[0]):.0e}, {np.exp(LOG_N_BOUNDS[1]):.0e}]: the params interval is clipped there",
-                )
-            )
+        found += bound_caveats(optimum.at_bound, LOG_N_BOUNDS)
 
     # Expected loss along the iso-compute line: the Bayes choice and its regret band.
     decision: dict[str, Any] = {
