@@ -534,7 +534,8 @@ def evaluate_transfer(
     help="Language relabellings of the script/family test.",
 )
 @click.option("--format", "formats", default="png,pdf", show_default=True, help="Comma-separated file formats.")
-def figures(out: str, posterior: str | None, permutations: int, formats: str) -> None:
+@click.option("--force", is_flag=True, help="Replace existing files of the same names in --out.")
+def figures(out: str, posterior: str | None, permutations: int, formats: str, force: bool) -> None:
     """Regenerate the study's figures with posterior bands into OUT (PNG and PDF).
 
     Fig. 1 compute_optimal, Fig. 2 transfer_heatmap, Fig. 3 script_family and
@@ -555,6 +556,11 @@ def figures(out: str, posterior: str | None, permutations: int, formats: str) ->
         raise click.UsageError(str(err).replace("/.bayes-atlas-check", "")) from None
 
     from bayes_atlas import figures as figs
+
+    inputs = [("--posterior", posterior)] if posterior else []
+    for name in figs.FIGURES:  # every file before any figure is drawn: no user file is replaced half-way
+        for kind in kinds:
+            _check_out(str(directory / f"{name}.{kind}"), option="--out", inputs=inputs, force=force, what=kind.upper())
     from bayes_atlas.transfer import TransferFit, load_default
 
     with _capture_warnings() as found:

@@ -55,6 +55,15 @@ def test_figures_command_writes_every_file(tmp_path):
     assert all((tmp_path / name).stat().st_size > 10_000 for name in names)
 
 
+def test_figures_command_never_replaces_a_users_file_without_force(tmp_path):
+    mine = tmp_path / "transfer_heatmap.png"
+    mine.write_bytes(b"my own heatmap")
+    result = CliRunner().invoke(main, ["figures", "--out", str(tmp_path), "--permutations", "20", "--format", "png"])
+    assert result.exit_code == 2 and "--force" in result.output, result.output
+    assert mine.read_bytes() == b"my own heatmap"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["transfer_heatmap.png"]  # nothing written half-way
+
+
 def test_law_figures_show_bands_and_label_the_emulation():
     fig = figures.compute_optimal_plot(languages=("en", "sw"), computes=np.geomspace(1e19, 1e23, 5))
     assert fig.axes[0].get_xlabel() == "training compute C (FLOPs)"
