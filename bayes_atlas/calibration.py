@@ -20,6 +20,7 @@ the multi-start point fit on the same held-out rows (``bayes-atlas calibrate``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_atlas import defaults
+from bayes_atlas.errors import ConvergenceWarning
 
 __all__ = [
     "SUITE",
@@ -864,7 +866,9 @@ class SuiteResult:
     Attributes
     ----------
     summary
-        One row per (table, split): :func:`summarise_suite`.
+        One row per (table, split): :func:`summarise_suite`, and ``converged`` (whether the
+        Bayesian fit that served the split mixed; a fit that did not is scored anyway, with
+        warning BA102).
     rows
         One row per (table, split, method, held-out run): observed loss, predictive median,
         50% / 90% intervals, coverage flags, relative error, CRPS and the PIT (the share of
@@ -914,15 +918,17 @@ def suite(
     scores the held-out rows of :func:`calibration_splits`: coverage of the 50% / 90%
     posterior predictive intervals, median absolute relative error of the predictive
     median and the CRPS (:func:`crps_from_draws`), and the same error and CRPS for the
-    multi-start Huber point fit of the same law on the same rows
-    (:func:`bayes_atlas.pointfit.point_fit`, 8 starts). The three rolling-origin splits of
-    a table share one fit.
+    multi-start Huber point fit of the same law on the held-out rows it can predict
+    (:func:`bayes_atlas.pointfit.point_fit`, 8 starts; ``n_point`` of them: a group the point
+    fit skips, e.g. with fewer than 5 training runs, has Bayesian scores only, so the two
+    medians can be over different rows). The three rolling-origin splits of a table share
+    one fit.
 
     Parameters
     ----------
     tables
         Keys of :data:`SUITE_TABLES` (``epoch``, ``datablations``, ``goldfish``,
-        ``misfitting``, ``porian``). Epoch, datablations and Goldfish need the public files
+        ``misfitting``, ``porian``); each is scored once however often it is listed. Epoch, datablations and Goldfish need the public files
         (:mod:`bayes_atlas.public_runs`: a mirror or a download).
     splits
         Keys of :data:`SUITE_SPLITS`; ``few_runs`` applies to multilingual tables only.
@@ -946,12 +952,20 @@ def suite(
     Raises
     ------
     ValueError
-        An unknown table or split, or ``workers`` and ``scheduler`` together.
+        An unknown table or split, ``workers`` and ``scheduler`` together, a negative seed or
+        ``max_rows`` below 1, a fit left with fewer training rows than a fit needs, or no
+        held-out row at all (named, before any fit starts).
     """
     from bayes_atlas.distributed import Task, check_scheduler_options, run_tasks
+    from bayes_atlas.scaling import MIN_ROWS
 
     check_scheduler_options(workers, scheduler)
-    tables, splits = tuple(tables), tuple(splits)
+    # Each table and split once: a repeated table would count its held-out runs twice.
+    tables, splits = tuple(dict.fromkeys(tables)), tuple(dict.fromkeys(splits))
+    if isinstance(random_seed, bool) or not (isinstance(random_seed, int | np.integer) and random_seed >= 0):
+        raise ValueError(f"random_seed must be a non-negative integer, got {random_seed!r}")
+    if max_rows is not None and (isinstance(max_rows, bool) or not (isinstance(max_rows, int | np.integer) and max_rows >= 1)):
+        raise ValueError(f"max_rows must be a positive integer or None, got {max_rows!r}")
     unknown = sorted(set(tables) - set(SUITE_TABLES))
     if unknown:
         raise ValueError(f"unknown calibration tables {unknown}; choose from {tuple(SUITE_TABLES)}")
@@ -981,9 +995,20 @@ def suite(
         for split, (train, test, key) in masks.items():
             by_fit.setdefault(key, (train, {}))[1][split] = test
         for key, (train, tests) in by_fit.items():
+            if train.sum() < MIN_ROWS:
+                cap = f" after max_rows={max_rows}" if max_rows is not None else ""
+                raise ValueError(
+                    f"calibration {table}/{key}: {int(train.sum())} training row(s){cap}, a fit needs at least {MIN_ROWS}; "
+                    "give a larger max_rows or leave that split out"
+                )
             kwargs = {"table": table, "fit_key": key, "train": train, "tests": tests, "sampler": sampler, "seed": random_seed}
             tasks.append(Task(_suite_fit, kwargs, jax_devices=chains, key=f"calibrate-{table}-{key}"))
             labels.append((table, key))
+    if not tasks:
+        raise ValueError(
+            f"no held-out rows for splits {list(splits)} on tables {list(tables)} (few_runs needs a multilingual table; "
+            "a small max_rows can leave a split with no held-out run)"
+        )
     done = [0]
 
     def report(task: Task, result: dict[str, Any]) -> None:
@@ -1013,6 +1038,23 @@ def suite(
     rows = pd.concat(frames, ignore_index=True)[_ROW_COLUMNS]
     order = {name: i for i, name in enumerate(SUITE_SPLITS)}
     summary = summarise_suite(rows)
+    # Which fit served each split, and whether its chains mixed: a coverage read off a fit that
+    # did not converge is said, as a warning and in the summary, not only in the diagnostics.
+    failures = {(d["table"], d["fit"]): d["failure"] for d in diagnostics}
+    serves = {(task.kwargs["table"], split): task.kwargs["fit_key"] for task in tasks for split in task.kwargs["tests"]}
+    summary["converged"] = [
+        not failures[(t, serves[(t, split)])] for t, split in zip(summary["table"], summary["split"], strict=True)
+    ]
+    for (table, key), failure in failures.items():
+        if failure:
+            warnings.warn(
+                ConvergenceWarning(
+                    "BA102",
+                    f"calibration fit {table}/{key} did not converge ({failure}); its splits are scored anyway "
+                    "(summary column converged = False): read their coverage with care",
+                ),
+                stacklevel=2,
+            )
     summary = summary.sort_values(["table", "split"], key=lambda c: c.map(order) if c.name == "split" else c.map(tables.index))
     settings = {
         "tables": list(tables),

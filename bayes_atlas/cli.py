@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import click
 
 from bayes_atlas import __version__
-from bayes_atlas.errors import WARNING_CODES
+from bayes_atlas.errors import WARNING_CODES, DatasetError
 
 JSON_HELP = "Machine-readable output: strict JSON (NaN and infinities written as null) with a 'warnings' list of {code, text}."
 CI_HELP = "Credible mass of the equal-tailed intervals (0.9: 90% intervals)."
@@ -1345,7 +1345,7 @@ def calibrate_command(
 
     Per table and split: coverage of the 50% / 90% posterior predictive intervals, median
     absolute relative error of the predictive median and the CRPS, beside the multi-start
-    point fit on the same rows (which has no interval). Progress goes to stderr. With --out,
+    point fit on the held-out rows it can predict (n_point; it has no interval). Progress goes to stderr. With --out,
     the summary, every held-out row, the fits' diagnostics, the JSON and a PIT / reliability
     figure are written into that directory.
     """
@@ -1379,27 +1379,30 @@ def calibrate_command(
                 scheduler=scheduler,
                 progress=lambda line: click.echo(line, err=True),
             )
-    except ValueError as err:
+    except (ValueError, DatasetError) as err:
         _fail(str(err), flags)
     found = _translated(found, flags)
     payload = result.to_dict()
     if out:
         from pathlib import Path
 
+        import matplotlib.pyplot as plt
+
         from bayes_atlas._io import write_atomically
         from bayes_atlas.figures import calibration_plot, save_figure
 
         directory = Path(out)
-        write_atomically(directory / "summary.csv", lambda tmp: result.summary.to_csv(tmp, index=False))
-        write_atomically(directory / "rows.csv", lambda tmp: result.rows.to_csv(tmp, index=False))
-        write_atomically(directory / "diagnostics.csv", lambda tmp: result.diagnostics.to_csv(tmp, index=False))
-        text = _dumps({**payload, "warnings": found})
-        write_atomically(directory / "calibration.json", lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
-        import matplotlib.pyplot as plt
-
+        # Everything is made before the first file is written: a failure leaves no mixed set.
         figure = calibration_plot(result.rows)
-        save_figure(figure, directory / "calibration", formats=("png",))
-        plt.close(figure)
+        text = _dumps({**payload, "warnings": found})
+        try:
+            write_atomically(directory / "summary.csv", lambda tmp: result.summary.to_csv(tmp, index=False))
+            write_atomically(directory / "rows.csv", lambda tmp: result.rows.to_csv(tmp, index=False))
+            write_atomically(directory / "diagnostics.csv", lambda tmp: result.diagnostics.to_csv(tmp, index=False))
+            write_atomically(directory / "calibration.json", lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+            save_figure(figure, directory / "calibration", formats=("png",))
+        finally:
+            plt.close(figure)
         click.echo(f"wrote {', '.join(str(directory / n) for n in CALIBRATION_OUTPUTS)}", err=True)
     title = "Held-out calibration per table and split: Bayesian law vs multi-start point fit"
     if as_json:
@@ -1423,6 +1426,7 @@ def calibrate_command(
         shown[column] = 100 * shown[column]
     _print_table(shown, title + " (errors in % of the observed loss; CRPS of the log loss x 100)")
     diagnostics = result.diagnostics.set_index(["table", "fit"])[["n_train", "divergences", "max_r_hat", "min_ess_bulk"]]
+    diagnostics["converged"] = (result.diagnostics["failure"] == "").map({True: "yes", False: "NO"}).to_numpy()
     _print_table(diagnostics, "\nBayesian fits: diagnostics")
     _report(found)
 

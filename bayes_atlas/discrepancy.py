@@ -100,8 +100,11 @@ class Discrepancy:
         return np.array([sample[k] for sample in self.samples])
 
     def interval(self, name: str, ci: float = 0.9) -> tuple[float, float, float]:
-        """``(median, lower, upper)`` of ``"kappa"`` or ``"drift"``."""
-        values = self._column(1 if name == "kappa" else 0)
+        """``(median, lower, upper)`` of ``"kappa"`` (the spread, also ``"spread"``) or ``"drift"``."""
+        columns = {"kappa": 1, "spread": 1, "drift": 0}
+        if name not in columns:
+            raise ValueError(f"name must be 'kappa' (or 'spread') or 'drift', got {name!r}")
+        values = self._column(columns[name])
         tail = (1.0 - ci) / 2.0
         low, mid, high = np.quantile(values, [tail, 0.5, 1.0 - tail])
         return float(mid), float(low), float(high)

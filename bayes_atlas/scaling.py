@@ -68,6 +68,8 @@ def _bts_prior(pairs: tuple[tuple[str, str], ...], transfer: Any, setting_sd: fl
     return pd.DataFrame(rows).set_index(["target", "source"])
 
 
+#: Fewest runs :func:`fit` accepts.
+MIN_ROWS = 3
 #: A fit whose chains did not mix at all (r_hat above this, or not finite) is an error. Short
 #: runs (under 500 draws per chain, e.g. the tiny fits of the notebooks) cannot tell 1.2 from
 #: noise, so they fail only beyond R_HAT_FAILED_SHORT (stuck chains reach r_hat 1e16).
@@ -338,8 +340,8 @@ def fit(
     spec = get_law(law)
     if not isinstance(runs, RunTable):
         raise FitInputError(f"runs must be a RunTable (RunTable.from_csv / from_frame), got {type(runs).__name__}")
-    if len(runs) < 3:
-        raise FitInputError(f"need at least 3 rows, got {len(runs)}")
+    if len(runs) < MIN_ROWS:
+        raise FitInputError(f"need at least {MIN_ROWS} rows, got {len(runs)}")
     loss_scale: dict[str, float] = {}
     fitted_runs = runs
     if not runs.per_token:

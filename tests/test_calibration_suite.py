@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from bayes_atlas import calibration, cli, datasets
 from bayes_atlas.calibration import SUITE_SPLITS, SUITE_TABLES, SuiteResult, calibration_splits, score_holdout, suite
 from bayes_atlas.cli import main
+from bayes_atlas.errors import ConvergenceWarning
 
 
 def strict_loads(text: str):
@@ -211,10 +212,41 @@ def test_a_fit_that_did_not_mix_is_scored_and_reported_not_raised(monkeypatch):
 
     monkeypatch.setattr(calibration, "_fit_training", fit_training)
     messages: list[str] = []
-    result = suite(("misfitting",), splits=("random",), random_seed=5, progress=messages.append)
+    with pytest.warns(ConvergenceWarning, match=r"calibration fit misfitting/random did not converge \(max r_hat 1.54"):
+        result = suite(("misfitting",), splits=("random",), random_seed=5, progress=messages.append)
     assert result.diagnostics.loc[0, "failure"] == "max r_hat 1.54 (theta[ckb,b])"
     assert any("DID NOT CONVERGE, scored anyway (max r_hat 1.54" in message for message in messages)
     assert result.summary.loc[0, "n_test"] > 0 and np.isfinite(result.summary.loc[0, "coverage90"])
+    assert not result.summary.loc[0, "converged"]
+
+
+def test_a_table_listed_twice_is_scored_once(monkeypatch):
+    # Before, its held-out runs counted twice (n_test 32 for 16 runs) and the binomial p-value of
+    # its coverage looked 100 times more significant.
+    runs = datasets.misfitting_openlm()
+    monkeypatch.setattr(calibration, "_fit_training", lambda *args, **kwargs: KnownDraws(known_draws(runs)))
+    once = suite(("misfitting",), splits=("random",), random_seed=5)
+    twice = suite(("misfitting", "misfitting"), splits=("random", "random"), random_seed=5)
+    assert once.summary.equals(twice.summary) and len(twice.diagnostics) == 1
+    assert once.summary.loc[0, "converged"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"random_seed": -1}, "random_seed must be a non-negative integer"),
+        ({"max_rows": -1}, "max_rows must be a positive integer"),
+        ({"max_rows": 6, "splits": ("rolling_2x",)}, r"calibration misfitting/rolling: \d training row\(s\) after max_rows=6"),
+        ({"splits": ("few_runs",)}, "no held-out rows for splits \\['few_runs'\\]"),
+    ],
+)
+def test_suite_arguments_that_cannot_be_scored_are_named_before_any_fit(monkeypatch, kwargs, match):
+    def no_fit(*args, **kwargs):  # noqa: ANN002, ANN003, ARG001
+        raise AssertionError("a fit started")
+
+    monkeypatch.setattr(calibration, "_fit_training", no_fit)
+    with pytest.raises(ValueError, match=match):
+        suite(("misfitting",), **kwargs)
 
 
 def test_suite_tiny_real_fit_scores_are_finite():
@@ -325,6 +357,7 @@ def fake_suite(monkeypatch):
             {"table": ["misfitting"], "fit": ["random"], "n_train": [10], "divergences": [0], "max_r_hat": [np.inf]}
         )
         diagnostics["min_ess_bulk"] = 100.0
+        diagnostics["failure"] = "max r_hat inf (sigma): the chains disagree or are stuck"
         return SuiteResult(summary, rows, diagnostics, {"tables": list(tables)})
 
     monkeypatch.setattr(calibration, "suite", fake)
@@ -419,3 +452,36 @@ def test_calibration_plot_draws_one_column_per_table():
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_cli_says_which_fits_did_not_converge(fake_suite):
+    result = CliRunner().invoke(main, ["calibrate", "--tables", "misfitting"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if "converged" in line)
+    assert "NO" in next(line for line in lines[header:] if line.startswith("misfitting"))
+
+
+def test_cli_a_missing_public_table_is_one_error_not_a_traceback(monkeypatch):
+    from bayes_atlas.errors import DatasetError
+
+    def missing(*args, **kwargs):  # noqa: ANN002, ANN003, ARG001
+        raise DatasetError("could not download epoch_chinchilla; set BAYES_ATLAS_DATA_MIRROR to a local copy")
+
+    monkeypatch.setattr(calibration, "suite", missing)
+    result = CliRunner().invoke(main, ["calibrate", "--tables", "epoch"])
+    assert result.exit_code == 1 and "could not download epoch_chinchilla" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_cli_out_writes_nothing_when_a_part_fails(fake_suite, tmp_path, monkeypatch):
+    from bayes_atlas import figures
+
+    def broken(rows):  # noqa: ANN001, ARG001
+        raise RuntimeError("no figure")
+
+    monkeypatch.setattr(figures, "calibration_plot", broken)
+    result = CliRunner().invoke(main, ["calibrate", "--tables", "misfitting", "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    out = tmp_path / "out"
+    assert not out.exists() or not any(out.iterdir())

@@ -116,6 +116,12 @@ def test_a_table_too_small_for_rolling_origin_keeps_the_prior():
     median, _, high = learnt.interval("kappa")
     assert median == pytest.approx(0.0337, abs=0.006) and high == pytest.approx(0.098, abs=0.012)
     assert isinstance(Discrepancy.from_dict(learnt.to_dict()), Discrepancy)
+    # Half-normal spread, normal drift of the same scale: "spread" is the kappa of text(), and a
+    # name that is neither is refused (before, any other name returned the drift's interval).
+    assert learnt.interval("spread") == learnt.interval("kappa")
+    assert learnt.interval("drift")[0] == pytest.approx(0.0, abs=0.01)
+    with pytest.raises(ValueError, match="name must be 'kappa'"):
+        learnt.interval("tau")
 
 
 def _cut_residuals(drifts, kappa=0.01, sigma=0.005, n=150, seed=3):
