@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -722,7 +723,6 @@ class Fit:
         Fitted languages come from the posterior; others are drawn from the fitted population
         (its mean and spread per draw, with the empirical correlation of the fitted languages).
         """
-        rng = np.random.default_rng(random_seed)
         theta = self.draws("theta")
         out = np.empty((self.n_draws, len(codes), len(THETA)))
         position = {code: i for i, code in enumerate(self.languages)}
@@ -741,7 +741,8 @@ class Fit:
                 chol = np.linalg.cholesky(corr + 1e-9 * np.eye(len(THETA)))
                 population = (mu, sd, chol)
             mu, sd, chol = population
-            draw = mu + sd * (rng.standard_normal((self.n_draws, len(THETA))) @ chol.T)
+            z = _stream(random_seed, f"theta:{code}").standard_normal((self.n_draws, len(THETA)))
+            draw = mu + sd * (z @ chol.T)
             if self.in_shares:
                 draw = theta_from_shares(np, draw, self.config.share_reference)
             out[:, j] = draw
@@ -753,7 +754,6 @@ class Fit:
         Fitted languages take their posterior draws; others a draw from the pooled
         distribution (``<name>_mu + <name>_sd z``).
         """
-        rng = np.random.default_rng(random_seed)
         fitted = self.draws(name)
         position = {code: i for i, code in enumerate(self.languages)}
         out = np.empty((self.n_draws, len(codes)))
@@ -761,7 +761,8 @@ class Fit:
             if code in position:
                 out[:, j] = fitted[:, position[code]]
             elif f"{name}_mu" in self.posterior:
-                out[:, j] = self.draws(f"{name}_mu") + self.draws(f"{name}_sd") * rng.standard_normal(self.n_draws)
+                z = _stream(random_seed, f"{name}:{code}").standard_normal(self.n_draws)
+                out[:, j] = self.draws(f"{name}_mu") + self.draws(f"{name}_sd") * z
             else:
                 raise ValueError(f"language {code!r} was not fitted and a single-language fit has no population for {name!r}")
         return out
@@ -772,7 +773,6 @@ class Fit:
         Fitted pairs take their posterior draws; others a draw around the fitted pairs'
         mean BTS with their spread (0 +- 0.3 in BTS when the fit has no pairs).
         """
-        rng = np.random.default_rng(random_seed)
         fitted = {tuple(p): i for i, p in enumerate(self.meta.get("pairs", []))}
         out = np.empty((self.n_draws, len(pairs)))
         if "tau" in self.posterior:
@@ -784,7 +784,7 @@ class Fit:
             draw = (
                 bts[:, fitted[tuple(pair)]]
                 if bts is not None and tuple(pair) in fitted
-                else centre + spread * rng.standard_normal(self.n_draws)
+                else centre + spread * _stream(random_seed, f"tau:{pair[1]}->{pair[0]}").standard_normal(self.n_draws)
             )
             out[:, j] = tau_from_bts(draw)
         return out
@@ -799,11 +799,10 @@ class Fit:
         >>> sorted(p)  # doctest: +SKIP
         ['a', 'alpha', 'b', 'beta', 'lam', 'log_E', 'tau_other']
         """
-        rng = np.random.default_rng(random_seed)
-        theta = self.theta_draws([code], rng)[:, 0]
+        theta = self.theta_draws([code], random_seed)[:, 0]
         params = {name: theta[:, k] for k, name in enumerate(THETA)}
         for effect in self.spec.effects:
-            params[effect.name] = self.effect_draws(effect.name, [code], rng)[:, 0]
+            params[effect.name] = self.effect_draws(effect.name, [code], random_seed)[:, 0]
         for shared in self.spec.shared:
             params[shared.name] = self.draws(shared.name)
         discrepancy = self.discrepancy
@@ -814,17 +813,16 @@ class Fit:
     def row_parameters(self, data: LawData, random_seed: int | np.random.Generator | None = 0) -> dict[str, np.ndarray]:
         """Per-draw law parameters at the rows of ``data``: ``(n_draws, rows)`` per language
         parameter, ``(n_draws, 1)`` per shared one, ``tau`` ``(n_draws, rows, 3)``."""
-        rng = np.random.default_rng(random_seed)
         codes = list(data.languages)
         rows = data.language_index
-        theta = self.theta_draws(codes, rng)[:, rows]
+        theta = self.theta_draws(codes, random_seed)[:, rows]
         params = {name: theta[..., k] for k, name in enumerate(THETA)}
         for effect in self.spec.effects:
-            params[effect.name] = self.effect_draws(effect.name, codes, rng)[:, rows]
+            params[effect.name] = self.effect_draws(effect.name, codes, random_seed)[:, rows]
         for shared in self.spec.shared:
             params[shared.name] = self.draws(shared.name)[:, None]
         if self.spec.uses_transfer:
-            tau = self.tau_draws(list(data.pairs), rng) if data.pairs else np.zeros((self.n_draws, 1))
+            tau = self.tau_draws(list(data.pairs), random_seed) if data.pairs else np.zeros((self.n_draws, 1))
             used = data.transfer_tokens > 0
             params["tau"] = np.where(used, tau[:, data.transfer_pair], 0.0)
         discrepancy = self.discrepancy
@@ -1028,6 +1026,17 @@ class Fit:
 
 #: Designs of :func:`bayes_atlas.simulate.atlas_study` each law is fitted to (``LawSpec.emulated_designs``).
 EMULATED_DESIGNS = {name: get_law(name).emulated_designs for name in LAWS}
+
+
+def _stream(random_seed: int | np.random.Generator | None, key: str) -> np.random.Generator:
+    """The random stream of one unfitted language (or pair) ``key``: fixed by the seed and the key
+    alone, so its draws do not depend on which other languages are asked for with it. A
+    ``Generator`` is used as given (the caller owns that stream)."""
+    if isinstance(random_seed, np.random.Generator):
+        return random_seed
+    if random_seed is None:
+        return np.random.default_rng()
+    return np.random.default_rng([int(random_seed), zlib.crc32(key.encode())])
 
 
 def emulated_study_runs(seed: int = 0, law: str = "atlas") -> Any:

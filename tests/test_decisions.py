@@ -8,6 +8,7 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import bayes_atlas
@@ -317,3 +318,23 @@ def test_a_comma_separated_string_of_languages_is_read_as_codes():
     as_list = _rec("ca", 1e21, languages=["es", "pt"])
     assert as_text.summary().equals(as_list.summary())
     assert crossover("de", [2e9, 2e9, 1e9]).index.tolist() == [2e9, 1e9]  # each size once, in order
+
+
+def test_an_unfitted_languages_draws_do_not_depend_on_the_others_asked_with_it():
+    # Before, one random stream served every unfitted language in order, so xh's population draws
+    # changed when zu was predicted beside it (log E by up to 1.26 between the two calls).
+    law = resolve("law", None)
+    unseen = [code for code in ("xh", "zu", "yo") if code not in law.languages]
+    assert len(unseen) >= 2
+    alone = law.theta_draws([unseen[0]], random_seed=3)[:, 0]
+    together = law.theta_draws(unseen[::-1], random_seed=3)[:, -1]
+    np.testing.assert_array_equal(alone, together)
+    assert not np.array_equal(alone, law.theta_draws([unseen[0]], random_seed=4)[:, 0])  # the seed still matters
+    from bayes_atlas.laws.design import prepare_law_data
+    from bayes_atlas.runs import RunTable
+
+    frame = pd.DataFrame(
+        [{"run_id": code, "language": code, "params": 1e9, f"tokens_{code}": 2e10, "loss": 3.0} for code in unseen[::-1]]
+    )
+    rows = law.row_parameters(prepare_law_data(RunTable.from_frame(frame.fillna(0.0))), random_seed=3)
+    np.testing.assert_array_equal(rows["alpha"][:, -1], law.language_parameters(unseen[0], random_seed=3)["alpha"])
