@@ -86,7 +86,7 @@ def load(path: str | Path) -> Any:
     >>> bayes_atlas.load(models_dir() / "finetune-emulated.nc").law
     'finetune'
     """
-    file = Path(path)
+    file = Path(path).expanduser()
     if not file.is_file():
         raise PosteriorFileError(f"no posterior file at {file}")
     stat = file.stat()

@@ -305,6 +305,8 @@ def test_extrapolation_is_measured_from_the_target_languages_own_runs():
         (lambda: expand_languages(1e300), "r = 1e\\+300 overflows the multipliers"),
         (lambda: crossover("de", "abc"), "params must be positive model sizes"),
         (lambda: crossover("de", []), "params must be positive model sizes"),
+        (lambda: _rec("ca", 1e21, unique_tokens={"ca": 1e8, "cat": 1e12}), "gives 'ca' twice"),
+        (lambda: _rec("ca", 1e21, unique_tokens="lots"), "unique_tokens for 'ca' must be a number of tokens"),
     ],
 )
 def test_bad_python_arguments_are_named(call, match):
@@ -338,3 +340,13 @@ def test_an_unfitted_languages_draws_do_not_depend_on_the_others_asked_with_it()
     )
     rows = law.row_parameters(prepare_law_data(RunTable.from_frame(frame.fillna(0.0))), random_seed=3)
     np.testing.assert_array_equal(rows["alpha"][:, -1], law.language_parameters(unseen[0], random_seed=3)["alpha"])
+
+
+def test_a_posterior_path_may_start_with_the_home_directory(tmp_path, monkeypatch):
+    import shutil
+
+    from bayes_atlas._paths import models_dir
+
+    shutil.copy(models_dir() / "finetune-emulated.nc", tmp_path / "mine.nc")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert bayes_atlas.load("~/mine.nc").law == "finetune"

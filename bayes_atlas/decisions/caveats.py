@@ -240,11 +240,20 @@ def unique_tokens_for(codes: list[str], unique_tokens: float | dict[str, float] 
     """Unique tokens per language: the user's, else the published count, else unlimited (inf)."""
     published = published_unique_tokens()
     out = {code: published.get(code, np.inf) for code in codes}
+    given: dict[str, Any] = {}
     if isinstance(unique_tokens, dict):
         for code, value in unique_tokens.items():
-            out[check_language(code, "unique_tokens language")] = float(value)
+            normal = check_language(code, "unique_tokens language")
+            if normal in given:
+                raise ValueError(f"unique_tokens gives {normal!r} twice ({code!r} is the same language); give it once")
+            given[normal] = value
     elif unique_tokens is not None:
-        out[codes[0]] = float(unique_tokens)
+        given[codes[0]] = unique_tokens
+    for code, value in given.items():
+        try:
+            out[code] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"unique_tokens for {code!r} must be a number of tokens, got {value!r}") from None
     for code, value in out.items():
         if not value > 0:
             raise ValueError(f"unique_tokens for {code!r} must be positive (tokens of unique text), got {value!r}")
