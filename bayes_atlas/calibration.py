@@ -868,7 +868,7 @@ class SuiteResult:
     summary
         One row per (table, split): :func:`summarise_suite`, and ``converged`` (whether the
         Bayesian fit that served the split mixed; a fit that did not is scored anyway, with
-        warning BA102).
+        warning BA101 or BA102).
     rows
         One row per (table, split, method, held-out run): observed loss, predictive median,
         50% / 90% intervals, coverage flags, relative error, CRPS and the PIT (the share of
@@ -1049,7 +1049,7 @@ def suite(
         if failure:
             warnings.warn(
                 ConvergenceWarning(
-                    "BA102",
+                    "BA101" if "divergent" in failure else "BA102",
                     f"calibration fit {table}/{key} did not converge ({failure}); its splits are scored anyway "
                     "(summary column converged = False): read their coverage with care",
                 ),

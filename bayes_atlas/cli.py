@@ -1311,7 +1311,9 @@ def _choice_list(text: str, choices: tuple[str, ...], option: str) -> tuple[str,
 @click.option("--draws", default=500, show_default=True, type=click.IntRange(1), help="Kept draws per chain of every fit.")
 @click.option("--tune", default=500, show_default=True, type=click.IntRange(1), help="Tuning steps per chain of every fit.")
 @click.option("--chains", default=4, show_default=True, type=click.IntRange(1), help="Independent chains of every fit.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the splits, samplers and predictive draws.")
+@click.option(
+    "--seed", default=0, show_default=True, type=click.IntRange(0), help="Seed of the splits, samplers and predictive draws."
+)
 @click.option("--max-rows", type=click.IntRange(2), help="Keep at most this many rows of each table (quick checks).")
 @click.option(
     "--workers",

@@ -865,8 +865,9 @@ class Fit:
         return self._predict_data(data, noise=noise, random_seed=random_seed)
 
     def _predict_data(self, data: LawData, *, noise: bool, random_seed: int | None, rescale: bool = True) -> xr.DataArray:
+        # Unfitted languages draw from their own streams (row_parameters); the noise from this one.
         rng = np.random.default_rng(random_seed)
-        mean_log = self.mean_log_loss(data, self.row_parameters(data, rng))
+        mean_log = self.mean_log_loss(data, self.row_parameters(data, random_seed))
         scale = (self.meta.get("loss_scale") or {}) if rescale else {}
         if scale:
             unknown = sorted(set(data.languages) - set(scale))
@@ -1036,6 +1037,8 @@ def _stream(random_seed: int | np.random.Generator | None, key: str) -> np.rando
         return random_seed
     if random_seed is None:
         return np.random.default_rng()
+    if isinstance(random_seed, bool) or not isinstance(random_seed, int | np.integer) or random_seed < 0:
+        raise ValueError(f"random_seed must be a non-negative integer, a numpy Generator or None, got {random_seed!r}")
     return np.random.default_rng([int(random_seed), zlib.crc32(key.encode())])
 
 

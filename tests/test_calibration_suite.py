@@ -485,3 +485,15 @@ def test_cli_out_writes_nothing_when_a_part_fails(fake_suite, tmp_path, monkeypa
     assert result.exit_code != 0
     out = tmp_path / "out"
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_divergent_calibration_fit_warns_ba101_and_a_bad_seed_is_a_usage_error(monkeypatch):
+    runs = datasets.misfitting_openlm()
+    fake = KnownDraws(known_draws(runs))
+    fake.failed, fake.meta = True, {"failure": "12 of 2000 draws divergent"}
+    monkeypatch.setattr(calibration, "_fit_training", lambda *args, **kwargs: fake)
+    with pytest.warns(ConvergenceWarning, match="12 of 2000 draws divergent") as caught:
+        suite(("misfitting",), splits=("random",), random_seed=5)
+    assert [w.message.code for w in caught if isinstance(w.message, ConvergenceWarning)] == ["BA101"]
+    result = CliRunner().invoke(main, ["calibrate", "--tables", "misfitting", "--seed", "-1"])
+    assert result.exit_code == 2 and "--seed" in result.output

@@ -18,6 +18,7 @@ from bayes_atlas.decisions import (
     crossover,
     crossover_compute_fit,
     expand_languages,
+    optimal_mixture,
     posterior_recommend,
 )
 from bayes_atlas.laws import D_REF, N_REF, compute_optimal_chinchilla
@@ -307,6 +308,9 @@ def test_extrapolation_is_measured_from_the_target_languages_own_runs():
         (lambda: crossover("de", []), "params must be positive model sizes"),
         (lambda: _rec("ca", 1e21, unique_tokens={"ca": 1e8, "cat": 1e12}), "gives 'ca' twice"),
         (lambda: _rec("ca", 1e21, unique_tokens="lots"), "unique_tokens for 'ca' must be a number of tokens"),
+        (lambda: optimal_mixture("ca", 1e21, candidates=["es"], unique_tokens={"ca": 1e8, "cat": 1e12}), "gives 'ca' twice"),
+        (lambda: _rec("ca", params=1e14, tokens=1e14), "params x tokens \\(6 N D\\): a training budget of 6e\\+28"),
+        (lambda: resolve("law", None).theta_draws(["xh"], random_seed=1.5), "random_seed must be a non-negative integer"),
     ],
 )
 def test_bad_python_arguments_are_named(call, match):
@@ -338,8 +342,21 @@ def test_an_unfitted_languages_draws_do_not_depend_on_the_others_asked_with_it()
     frame = pd.DataFrame(
         [{"run_id": code, "language": code, "params": 1e9, f"tokens_{code}": 2e10, "loss": 3.0} for code in unseen[::-1]]
     )
-    rows = law.row_parameters(prepare_law_data(RunTable.from_frame(frame.fillna(0.0))), random_seed=3)
+    table = RunTable.from_frame(frame.fillna(0.0))
+    rows = law.row_parameters(prepare_law_data(table), random_seed=3)
     np.testing.assert_array_equal(rows["alpha"][:, -1], law.language_parameters(unseen[0], random_seed=3)["alpha"])
+    # predict() too: before, it handed its one stream to row_parameters (0.43 in log loss apart).
+    both = law.predict(table, noise=False, random_seed=3).values.reshape(law.n_draws, -1)[:, -1]
+    one = law.predict(table.subset(np.arange(len(unseen)) == len(unseen) - 1), noise=False, random_seed=3).values.reshape(
+        law.n_draws, -1
+    )[:, 0]
+    np.testing.assert_array_equal(both, one)
+
+
+def test_the_finetune_or_pretrain_answer_says_it_is_not_widened_beyond_its_runs():
+    rec = _rec("en", 1e25)
+    (text,) = [w.text for w in rec.warnings if w.code == "BA201" and "finetune posterior" in w.text]
+    assert "cancels in it: its interval does not widen there" in text
 
 
 def test_a_posterior_path_may_start_with_the_home_directory(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ from bayes_atlas.discrepancy import decades_outside
 from bayes_atlas.errors import DecisionWarning, UnknownLanguageError
 
 __all__ = [
+    "CANCELS",
     "PLAUSIBLE_COMPUTE",
     "bound_caveats",
     "check_budget",
@@ -25,6 +26,7 @@ __all__ = [
     "check_language",
     "check_languages",
     "extrapolation_decades",
+    "given_unique_tokens",
     "fitted_ranges",
     "posterior_caveats",
     "public_runs_caveat",
@@ -194,26 +196,35 @@ def extrapolation_decades(fit: Any, code: str | None, params: float, tokens: flo
     return {name: float(decades_outside(np.log(values[name]), bounds[name])) for name in bounds}
 
 
+#: What BA201 adds for an answer that compares two branches of one law at one design.
+CANCELS = (
+    "; the answer compares two branches of one law at the same design, so the law's extrapolation discrepancy "
+    "cancels in it: its interval does not widen there"
+)
+
+
 def range_caveats(
-    fit: Any, role: str, params: np.ndarray, tokens: np.ndarray, codes: list[str] | None = None
+    fit: Any, role: str, params: np.ndarray, tokens: np.ndarray, codes: list[str] | None = None, *, note: str = ""
 ) -> list[DecisionWarning]:
     """One BA201 naming each axis (model size, token count, compute) on which the median answer lies outside the fitted runs.
 
     Distances are in decades from :func:`fitted_ranges` of each of ``codes`` (the farthest is
-    reported); ``tokens`` are total tokens and compute is ``6 N D`` of the per-draw answers.
+    reported); ``tokens`` are total tokens and compute is ``6 N D`` of the per-draw answers;
+    ``note`` is added to the text (e.g. :data:`CANCELS`). The answer is its median model size
+    and median token count (their product for compute).
     """
-    N = np.asarray(params, dtype=float)
-    D = np.broadcast_to(np.asarray(tokens, dtype=float), N.shape)
-    centres = {"model size": float(np.median(N)), "token count": float(np.median(D)), "compute": float(np.median(N * D))}
+    N, D = float(np.median(params)), float(np.median(tokens))
+    centres = {"model size": N, "token count": D, "compute": N * D}
     scale = {"model size": 1.0, "token count": 1.0, "compute": 6.0}  # compute is shown as 6 N D
+    distances = {code: extrapolation_decades(fit, code, N, D) for code in codes or [None]}
     parts = []
     for name in _AXES:
         worst = None
-        for code in codes or [None]:
-            bounds, whose = fitted_ranges(fit, code)
-            if name not in bounds:
+        for code, decades_of in distances.items():
+            if name not in decades_of:
                 continue
-            decades = float(decades_outside(np.log(centres[name]), bounds[name]))
+            bounds, whose = fitted_ranges(fit, code)
+            decades = decades_of[name]
             if decades > np.log10(1.001) and (worst is None or decades > worst[0]):
                 worst = (decades, bounds[name], whose)
         if worst is not None:
@@ -225,7 +236,7 @@ def range_caveats(
             )
     if not parts:
         return []
-    return [DecisionWarning("BA201", f"the answer extrapolates the {role} posterior: {'; '.join(parts)}")]
+    return [DecisionWarning("BA201", f"the answer extrapolates the {role} posterior: {'; '.join(parts)}{note}")]
 
 
 @functools.lru_cache(maxsize=1)
@@ -236,28 +247,36 @@ def published_unique_tokens() -> dict[str, float]:
     return {str(code): float(value) for code, value in datasets.unique_tokens().items()}
 
 
-def unique_tokens_for(codes: list[str], unique_tokens: float | dict[str, float] | None) -> dict[str, float]:
-    """Unique tokens per language: the user's, else the published count, else unlimited (inf)."""
-    published = published_unique_tokens()
-    out = {code: published.get(code, np.inf) for code in codes}
-    given: dict[str, Any] = {}
+def given_unique_tokens(unique_tokens: float | dict[str, float] | None, first: str) -> dict[str, float]:
+    """The user's unique tokens per language: a dict (codes normalised, each once) or one number for ``first``.
+
+    ``ValueError`` naming ``unique_tokens`` for a language given twice (``"ca"`` and ``"cat"``),
+    a non-number or a non-positive count.
+    """
+    raw: dict[str, Any] = {}
     if isinstance(unique_tokens, dict):
         for code, value in unique_tokens.items():
             normal = check_language(code, "unique_tokens language")
-            if normal in given:
+            if normal in raw:
                 raise ValueError(f"unique_tokens gives {normal!r} twice ({code!r} is the same language); give it once")
-            given[normal] = value
+            raw[normal] = value
     elif unique_tokens is not None:
-        given[codes[0]] = unique_tokens
-    for code, value in given.items():
+        raw[first] = unique_tokens
+    given = {}
+    for code, value in raw.items():
         try:
-            out[code] = float(value)
+            given[code] = float(value)
         except (TypeError, ValueError):
             raise ValueError(f"unique_tokens for {code!r} must be a number of tokens, got {value!r}") from None
-    for code, value in out.items():
-        if not value > 0:
+        if not given[code] > 0:
             raise ValueError(f"unique_tokens for {code!r} must be positive (tokens of unique text), got {value!r}")
-    return out
+    return given
+
+
+def unique_tokens_for(codes: list[str], unique_tokens: float | dict[str, float] | None) -> dict[str, float]:
+    """Unique tokens per language: the user's (:func:`given_unique_tokens`), else the published count, else unlimited (inf)."""
+    published = published_unique_tokens()
+    return {code: published.get(code, np.inf) for code in codes} | given_unique_tokens(unique_tokens, codes[0])
 
 
 def public_runs_caveat(params: float, compute: float, allowed: tuple[float, float, float], ci: float) -> DecisionWarning | None:

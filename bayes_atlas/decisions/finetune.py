@@ -13,7 +13,15 @@ import numpy as np
 import pandas as pd
 
 from bayes_atlas import defaults
-from bayes_atlas.decisions.caveats import check_ci, check_language, posterior_caveats, published_unique_tokens, quantiles
+from bayes_atlas.decisions.caveats import (
+    CANCELS,
+    check_ci,
+    check_language,
+    fitted_ranges,
+    posterior_caveats,
+    published_unique_tokens,
+    quantiles,
+)
 from bayes_atlas.laws import Design
 from bayes_atlas.posteriors import resolve
 
@@ -128,7 +136,8 @@ def crossover(
         )
     table = pd.DataFrame(rows).set_index("params")
     found = posterior_caveats(fit, "finetune", [code])
-    low, high = (np.exp(v) for v in fit.meta.get("log_params_range", [np.log(sizes.min()), np.log(sizes.max())]))
+    ranges, whose = fitted_ranges(fit, code)
+    low, high = (np.exp(v) for v in ranges.get("model size", (np.log(sizes.min()), np.log(sizes.max()))))
     outside = sizes[(sizes < low / 1.001) | (sizes > high * 1.001)]
     if outside.size:
         from bayes_atlas.errors import DecisionWarning
@@ -137,10 +146,8 @@ def crossover(
         found.append(
             DecisionWarning(
                 "BA201",
-                f"model size(s) {', '.join(f'{v:.3g}' for v in outside)} lie up to {decades:.2f} decades outside the "
-                f"finetune posterior's fitted range [{low:.3g}, {high:.3g}]: the crossover extrapolates the law, and its "
-                "interval does not widen there (the law's extrapolation discrepancy is shared by both branches and "
-                "cancels in their comparison)",
+                f"model size(s) {', '.join(f'{v:.3g}' for v in outside)} lie up to {decades:.2f} decades outside "
+                f"{whose} of the finetune posterior [{low:.3g}, {high:.3g}]: the crossover extrapolates the law{CANCELS}",
             )
         )
     table.attrs.update(target=code, ci=ci, draws=draws, warnings=found, caveats=[w.code for w in found])

@@ -55,9 +55,9 @@ from bayes_atlas.decisions.caveats import (
     bound_caveats,
     check_budget,
     check_ci,
-    check_language,
     check_languages,
     check_positive,
+    given_unique_tokens,
     posterior_caveats,
     published_unique_tokens,
     quantiles,
@@ -609,20 +609,12 @@ def _unique_tokens(
     languages: tuple[str, ...], targets: tuple[str, ...], unique_tokens: Any
 ) -> tuple[dict[str, float], list[str]]:
     """Unique tokens per language (the user's, else published, else unlimited) and a note on the defaults."""
-    given: dict[str, float] = {}
-    if isinstance(unique_tokens, dict):
-        for code, value in unique_tokens.items():
-            given[check_language(code, "unique_tokens language")] = float(value)
-    elif unique_tokens is not None:
-        if len(targets) != 1:
-            raise ValueError("unique_tokens as one number needs one target; give a dict {language: tokens} for several")
-        given[targets[0]] = float(unique_tokens)
+    if unique_tokens is not None and not isinstance(unique_tokens, dict) and len(targets) != 1:
+        raise ValueError("unique_tokens as one number needs one target; give a dict {language: tokens} for several")
+    given = given_unique_tokens(unique_tokens, targets[0])
     stray = sorted(set(given) - set(languages))
     if stray:
         raise ValueError(f"unique_tokens names {stray}, which are not targets or candidates of this mixture")
-    for code, value in given.items():
-        if not value > 0:
-            raise ValueError(f"unique_tokens for {code!r} must be positive (tokens of unique text), got {value!r}")
     published = published_unique_tokens()
     out, from_published, unlimited = {}, [], []
     for code in languages:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from bayes_atlas import defaults
 from bayes_atlas.decisions.caveats import (
+    CANCELS,
     PLAUSIBLE_COMPUTE,
     bound_caveats,
     check_budget,
@@ -272,7 +273,7 @@ def posterior_recommend(
     )
     if compute is None and (tokens is None or params is None):
         raise ValueError("give compute= (FLOPs), or both params= and tokens= (the budget is then 6 N D)")
-    budget = check_budget(compute if compute is not None else 6.0 * params * tokens)
+    budget = check_budget(*((compute, "compute") if compute is not None else (6.0 * params * tokens, "params x tokens (6 N D)")))
     if compute is not None and tokens is not None and params is not None:
         raise ValueError("compute, params and tokens over-determine the run (C = 6 N D): give at most two of them")
     co_training = list(check_languages(languages or [], "co-training language"))
@@ -366,7 +367,7 @@ def posterior_recommend(
         found += [
             w
             for w in posterior_caveats(finetune_fit, "finetune", [target])
-            + range_caveats(finetune_fit, "finetune", np.array([N_dec]), np.array([D_dec / K]), [target])
+            + range_caveats(finetune_fit, "finetune", np.array([N_dec]), np.array([D_dec / K]), [target], note=CANCELS)
             if w.code != "BA202" or not any(v.code == "BA202" for v in found)
         ]
 
