@@ -928,7 +928,8 @@ def suite(
     ----------
     tables
         Keys of :data:`SUITE_TABLES` (``epoch``, ``datablations``, ``goldfish``,
-        ``misfitting``, ``porian``); each is scored once however often it is listed. Epoch, datablations and Goldfish need the public files
+        ``misfitting``, ``porian``); each is scored once however often it is listed.
+        Epoch, datablations and Goldfish need the public files
         (:mod:`bayes_atlas.public_runs`: a mirror or a download).
     splits
         Keys of :data:`SUITE_SPLITS`; ``few_runs`` applies to multilingual tables only.
