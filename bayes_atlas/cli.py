@@ -792,7 +792,11 @@ _RECOMMEND_ROLES = {"law": "--posterior", "finetune": "--finetune", "transfer": 
 @click.option("--compute", "-c", default=None, help="Training budget in FLOPs (e.g. 1e21).")
 @click.option("--params", "-n", default=None, help="Fix the model size (parameters).")
 @click.option("--tokens", "-d", default=None, help="Fix the total training tokens.")
-@click.option("--unique-tokens", default=None, help="Unique tokens of target text available (data repeat beyond it).")
+@click.option(
+    "--unique-tokens",
+    default=None,
+    help="Unique tokens of target text available (data repeat beyond it): 5e9, or LANG=TOKENS pairs (ca=5e9,es=1e12).",
+)
 @click.option("--languages", default=None, help="Comma-separated co-training languages mixed uniformly with the target.")
 @click.option("--ci", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=CI_HELP)
 @click.option(
@@ -815,6 +819,13 @@ _RECOMMEND_ROLES = {"law": "--posterior", "finetune": "--finetune", "transfer": 
     type=click.Path(dir_okay=False, exists=True),
     help="A transfer posterior saved by `bayes-atlas fit-transfer` (co-training languages).",
 )
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Seed of population draws (languages a posterior did not fit) and transfer resampling.",
+)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def recommend(
     target: str,
@@ -828,6 +839,7 @@ def recommend(
     posterior: str | None,
     finetune: str | None,
     transfer: str | None,
+    seed: int,
     as_json: bool,
 ) -> None:
     """Compute-optimal model size and tokens for TARGET with credible intervals, co-training
@@ -837,8 +849,9 @@ def recommend(
     co_training = [c.strip() for c in languages.split(",") if c.strip()] if languages else None
     values = {
         name: _float_or_none(value, name.replace("_", "-"))
-        for name, value in (("compute", compute), ("params", params), ("tokens", tokens), ("unique_tokens", unique_tokens))
+        for name, value in (("compute", compute), ("params", params), ("tokens", tokens))
     }
+    values["unique_tokens"] = _unique_tokens_option(unique_tokens)
     try:
         with _capture_warnings() as caught:
             rec = posterior_recommend(
@@ -853,6 +866,7 @@ def recommend(
                 posterior=posterior,
                 transfer=transfer,
                 finetune=finetune,
+                random_seed=seed,
             )
     except _decision_errors() as err:
         raise click.ClickException(_cli_words(str(err), roles=_RECOMMEND_ROLES)) from None

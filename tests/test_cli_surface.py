@@ -274,7 +274,11 @@ def fake_languages(monkeypatch) -> None:
             index=pd.Index(["qu"], name="code"),
         )
 
-    fake_module(monkeypatch, "languages", languages=languages)
+    # The rest of the real module stays importable: a command imported after this fake (evaluate,
+    # when this file runs alone) reads NOT_LANGUAGES and normalize_code from it.
+    import bayes_atlas.languages as real
+
+    fake_module(monkeypatch, "languages", **{**vars(real), "languages": languages})
 
 
 JSON_COMMANDS = {
@@ -667,6 +671,20 @@ def test_recommend_passes_finetune_and_transfer_posteriors(runner, monkeypatch, 
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     assert calls["recommend"]["finetune"] == str(finetune) and calls["recommend"]["transfer"] == str(transfer)
+
+
+def test_recommend_passes_its_seed_and_per_language_unique_tokens(runner, monkeypatch):
+    # Before, recommend had no --seed (the API's random_seed was out of reach) and refused the
+    # LANG=TOKENS form that mixture takes ("must be a number such as 1e21").
+    calls: dict = {}
+    fake_decisions(monkeypatch, calls)
+    result = runner.invoke(main, ["recommend", "-t", "ca", "-c", "1e21", "--seed", "7", "--unique-tokens", "ca=5e9,es=1e12"])
+    assert result.exit_code == 0, result.output
+    assert calls["recommend"]["random_seed"] == 7
+    assert calls["recommend"]["unique_tokens"] == {"ca": 5e9, "es": 1e12}
+    result = runner.invoke(main, ["recommend", "-t", "ca", "-c", "1e21", "--unique-tokens", "5e9"])
+    assert calls["recommend"]["unique_tokens"] == 5e9 and calls["recommend"]["random_seed"] == 0
+    assert runner.invoke(main, ["recommend", "-t", "ca", "-c", "1e21", "--seed", "-2"]).exit_code == 2
 
 
 def test_recommend_warning_names_the_option_of_its_posterior(runner, monkeypatch):
