@@ -189,11 +189,14 @@ def fitted_ranges(fit: Any, code: str | None = None) -> tuple[dict[str, tuple[fl
     return found, "the fitted runs"
 
 
+def _decades(bounds: dict[str, tuple[float, float]], params: float, tokens: float) -> dict[str, float]:
+    values = {"model size": params, "token count": tokens, "compute": params * tokens}
+    return {name: float(decades_outside(np.log(values[name]), bounds[name])) for name in bounds}
+
+
 def extrapolation_decades(fit: Any, code: str | None, params: float, tokens: float) -> dict[str, float]:
     """Decades by which ``params``, ``tokens`` (total) and their compute lie outside :func:`fitted_ranges` (0 inside)."""
-    values = {"model size": params, "token count": tokens, "compute": params * tokens}
-    bounds, _ = fitted_ranges(fit, code)
-    return {name: float(decades_outside(np.log(values[name]), bounds[name])) for name in bounds}
+    return _decades(fitted_ranges(fit, code)[0], params, tokens)
 
 
 #: What BA201 adds for an answer that compares two branches of one law at one design.
@@ -216,14 +219,14 @@ def range_caveats(
     N, D = float(np.median(params)), float(np.median(tokens))
     centres = {"model size": N, "token count": D, "compute": N * D}
     scale = {"model size": 1.0, "token count": 1.0, "compute": 6.0}  # compute is shown as 6 N D
-    distances = {code: extrapolation_decades(fit, code, N, D) for code in codes or [None]}
+    ranges = [fitted_ranges(fit, code) for code in codes or [None]]
+    distances = [_decades(bounds, N, D) for bounds, _ in ranges]
     parts = []
     for name in _AXES:
         worst = None
-        for code, decades_of in distances.items():
+        for (bounds, whose), decades_of in zip(ranges, distances, strict=True):
             if name not in decades_of:
                 continue
-            bounds, whose = fitted_ranges(fit, code)
             decades = decades_of[name]
             if decades > np.log10(1.001) and (worst is None or decades > worst[0]):
                 worst = (decades, bounds[name], whose)

@@ -113,7 +113,7 @@ def crossover(
     ci = check_ci(ci)
     fit = resolve("finetune", posterior)
     try:
-        sizes = np.array(list(dict.fromkeys(np.atleast_1d(np.asarray(params, dtype=float)).tolist())))  # once each, in order
+        sizes = pd.unique(np.atleast_1d(np.asarray(params, dtype=float)))  # once each, in order
     except (TypeError, ValueError):
         raise ValueError(f"params must be positive model sizes, got {params!r}") from None
     if not (sizes.size and np.all(np.isfinite(sizes) & (sizes > 0))):

@@ -327,8 +327,8 @@ def bayes_params(
     return float(N[0])
 
 
-def per_draw_optimum(loss: MixtureLoss, weights: np.ndarray, compute: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-draw compute-optimal (N, D) of the target-weighted loss at fixed proportions, and where N sits at the search bound."""
+def per_draw_optimum(loss: MixtureLoss, weights: np.ndarray, compute: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-draw compute-optimal (N, D) of the target-weighted loss at fixed proportions."""
     w = np.asarray(weights, dtype=float)
 
     def draw_loss(N: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -340,7 +340,7 @@ def per_draw_optimum(loss: MixtureLoss, weights: np.ndarray, compute: float) -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         N, D, _ = compute_optimal_numeric(compute, draw_loss, log_N_bounds=LOG_N_BOUNDS, grid_size=96, tol=1e-5)
-    return N, D, at_search_bound(N)
+    return N, D
 
 
 def optimise_mixture(
@@ -746,7 +746,7 @@ def optimal_mixture(
     if len(target_codes) > 1:
         for t in target_codes:
             draws[f"loss_{t}"] = per_target[t][0]
-    N_draw, D_draw, at_bound = per_draw_optimum(loss, w, budget)
+    N_draw, D_draw = per_draw_optimum(loss, w, budget)
     draws["params"], draws["tokens"] = N_draw, D_draw
 
     rows = {}
@@ -828,7 +828,7 @@ def optimal_mixture(
         "mixture": {c: float(v) for c, v in zip(languages, w, strict=True) if v > 0},
         "text": text,
     }
-    found += bound_caveats(at_bound, LOG_N_BOUNDS) + range_caveats(law, "law", N_draw, D_draw, list(target_codes))
+    found += bound_caveats(at_search_bound(N_draw), LOG_N_BOUNDS) + range_caveats(law, "law", N_draw, D_draw, list(target_codes))
     found += [x for x in posterior_caveats(transfer_fit, "transfer", list(target_codes)) if x.code == "BA204"]
     result = MixtureResult(
         targets=target_codes,
