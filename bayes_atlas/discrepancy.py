@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 __all__ = ["DRIFT_MODELS", "PRIOR_SCALE", "Discrepancy", "decades_outside", "extrapolation_offset", "learn_discrepancy"]
 
@@ -61,6 +61,7 @@ _DRIFT_GRID = np.linspace(-0.3, 0.3, 151)
 N_SAMPLES = 400
 _LN10 = float(np.log(10.0))
 _T_DOF = 4.0
+_T_LOG_NORMALISER = float(special.gammaln((_T_DOF + 1) / 2) - special.gammaln(_T_DOF / 2) - 0.5 * np.log(_T_DOF * np.pi))
 #: Tilt parameters added to a fit's parameter dictionaries (read by :func:`extrapolation_offset`).
 
 
@@ -243,13 +244,16 @@ DRIFT_MODELS = ("random_walk", "constant")
 
 def _cut_log_likelihood(residual: np.ndarray, distance: np.ndarray, compute_distance: np.ndarray, sigma: float) -> np.ndarray:
     """Log likelihood of residuals on the (kappa, drift) grid: ``t_4(drift d_C, sqrt(sigma^2 + kappa^2 d^2))``, summed."""
-    kappa = _KAPPA_GRID[:, None]
-    drift = _DRIFT_GRID[None, :]
-    log_lik = np.zeros((_KAPPA_GRID.size, _DRIFT_GRID.size))
+    # The t density written out: scipy's t.logpdf evaluates its gamma functions in every grid
+    # cell. The log scale does not depend on the drift and is summed on the kappa axis alone.
+    kappa = _KAPPA_GRID[:, None, None]
+    drift = _DRIFT_GRID[None, :, None]
+    log_lik = np.full((_KAPPA_GRID.size, _DRIFT_GRID.size), residual.size * _T_LOG_NORMALISER)
     for chunk in np.array_split(np.arange(residual.size), max(1, residual.size // 64)):
         r, d, c = residual[chunk], distance[chunk], compute_distance[chunk]
-        scale = np.sqrt(sigma**2 + (kappa[..., None] * d) ** 2)
-        log_lik = log_lik + stats.t.logpdf(r - drift[..., None] * c, _T_DOF, scale=scale).sum(axis=-1)
+        variance = sigma**2 + (kappa * d) ** 2  # (kappa, 1, rows)
+        log_lik -= 0.5 * np.log(variance).sum(axis=-1)
+        log_lik -= 0.5 * (_T_DOF + 1.0) * np.log1p((r - drift * c) ** 2 / (_T_DOF * variance)).sum(axis=-1)
     return log_lik
 
 
