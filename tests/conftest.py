@@ -22,6 +22,30 @@ if "PYTEST_XDIST_WORKER" in os.environ:
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
 settings.load_profile("ci")
 
+#: Test files that share conftest's session fits: one pytest-xdist group, so the fits are made
+#: once (``make test`` runs ``--dist loadgroup``; apart, test_datatree and test_law_contract
+#: fitted them again in the other worker: 70 s).
+SHARED_FIT_FILES = ("test_scaling.py", "test_datatree.py", "test_law_contract.py")
+#: The longest groups (seconds on 2 cores, 2026-12-02), handed out first so that no worker starts
+#: a long file as the other finishes (xdist's default order is by number of tests: the notebooks,
+#: 8 tests and 220 s, went last).
+LONGEST_FIRST = (
+    "fits", "test_notebooks.py", "test_transfer.py", "test_decisions.py", "test_fit_failures.py",
+    "test_figures.py", "test_evaluation.py", "test_transfer_stats.py", "test_distributed.py",
+)  # fmt: skip
+
+
+def _group(item: pytest.Item) -> str:
+    return "fits" if item.path.name in SHARED_FIT_FILES else item.path.name
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:  # noqa: ARG001
+    """One xdist group per test file (the shared-fit files together), longest groups first."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: file order kept within a group
+
 
 @pytest.fixture(scope="session")
 def mirror() -> Path:

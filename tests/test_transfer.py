@@ -425,37 +425,6 @@ def test_simulated_matrix_is_the_planted_model():
     assert np.abs(noisy.values[off] - matrix.values[off]).max() < 0.05 * 5 + 0.05
 
 
-FRESH_SCRIPT = """
-import json, sys
-if sys.argv[1] == "jax-first":
-    import jax
-    jax.numpy.zeros(1).block_until_ready()  # JAX starts with one host device
-from bayes_atlas.datasets import transfer_matrix
-from bayes_atlas.transfer import TransferModel
-codes = ["en", "es", "ca", "zh"]
-fit = TransferModel().fit(transfer_matrix().sel(target=codes, source=codes), draws=40, tune=40, chains=2,
-                          random_seed=5, progressbar=False, warn=False)
-print(json.dumps({"intercept": fit.draws("intercept").tolist()}))
-"""
-
-
-def test_transfer_fit_gives_the_same_posterior_whether_or_not_jax_started_first(tmp_path):
-    # As bayes_atlas.fit: with JAX already running on one host device the chains would run in
-    # turn (another posterior for the seed); the fit samples in a fresh process instead.
-    import json
-    import subprocess
-    import sys
-
-    script = tmp_path / "my_transfer_fit.py"  # no __main__ guard, as users write scripts
-    script.write_text(FRESH_SCRIPT)
-
-    def run(mode: str) -> list[float]:
-        out = subprocess.run([sys.executable, str(script), mode], check=True, capture_output=True, text=True).stdout
-        return json.loads(out.strip().splitlines()[-1])["intercept"]
-
-    assert run("fresh") == run("jax-first")
-
-
 class _Sampled(Exception):
     """Raised by a recording stand-in for the sampler, once it has seen its arguments."""
 
